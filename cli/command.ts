@@ -4,6 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { CheffError } from "../io/errors.ts";
+import { applyCommonOptions } from "./common.ts";
 
 export interface Command {
   name: string;
@@ -45,6 +46,7 @@ export function parseOptions(command: string, args: string[], options: OptionSpe
   } catch (error) {
     throw new CheffError(`${command}: ${(error as Error).message.split("\n")[0]} (see cheff ${command} --help)`);
   }
+  applyCommonOptions(args);
   if (parsed.positionals.length > maxPositionals) {
     throw new CheffError(
       `${command}: unexpected argument '${parsed.positionals[maxPositionals]}' (see cheff ${command} --help)`,

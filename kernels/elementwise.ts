@@ -1,6 +1,6 @@
 /**
  * Elementwise and broadcast operations: `add` (y = α·a + β·b), `mul`, `affine`
- * (y = α·x + β), `silu` and exact `gelu`, each with a plain TypeScript reference.
+ * (y = α·x + β), `clamp`, `silu` and exact `gelu`, each with a plain TypeScript reference.
  * Broadcasting follows NumPy: shapes are aligned on the right and an axis of
  * size 1 repeats.
  */
@@ -163,4 +163,10 @@ export function erf(x: number): number {
 export function gelu(x: Tensor): Tensor {
   if (!x.gpu) return referenceUnary(x, (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)));
   return dispatch("gelu", x, x, 1, 0);
+}
+
+/** y = min(max(x, low), high). */
+export function clamp(x: Tensor, low: number, high: number): Tensor {
+  if (!x.gpu) return referenceUnary(x, (v) => Math.min(high, Math.max(low, v)));
+  return dispatch("clamp_range", x, x, low, high);
 }

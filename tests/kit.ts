@@ -4,9 +4,10 @@
  * `$CHEFF_DATA`). On a clone without them the tests that need them report
  * themselves skipped by name; under CI (`CI=true`) a missing kit fails them.
  */
-import { fromFileUrl, join } from "node:path";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
-const repoRoot = join(fromFileUrl(import.meta.url), "..", "..");
+const repoRoot = join(fileURLToPath(import.meta.url), "..", "..");
 
 export const REFERENCE_DIR = Deno.env.get("CHEFF_REFERENCE") ?? join(repoRoot, "..", "shared", "reference");
 export const DATA_DIR = Deno.env.get("CHEFF_DATA") ?? join(repoRoot, "..", "shared", "data");

@@ -85,3 +85,11 @@ fn gelu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let x = p.alpha * a[offsets(i).x] + p.beta + 0.0 * b[0];
   y[i] = 0.5 * x * (1.0 + erf_approx(x * 0.70710678118654752));
 }
+
+// y = min(max(a, alpha), beta)
+@compute @workgroup_size(64)
+fn clamp_range(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = linear(gid, groups);
+  if (i >= p.n) { return; }
+  y[i] = min(max(a[offsets(i).x], p.alpha), p.beta) + 0.0 * b[0];
+}

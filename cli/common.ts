@@ -26,7 +26,7 @@ export class Progress {
   private lastPrint = 0;
   private readonly terminal = Deno.stderr.isTerminal();
 
-  constructor(private label: string, private total: number, private unit = "step") {}
+  constructor(private label: string, public total: number, private unit = "step") {}
 
   /** Reports that `done` of `total` steps are finished. */
   update(done: number, detail = ""): void {

@@ -36,6 +36,8 @@ export interface Stream {
   /** Stage name to SHA-256 of the model file used. */
   models: Record<string, string>;
   history: HistoryEntry[];
+  /** Where the stream was read from, for messages (not written). */
+  source?: string;
 }
 
 const RANKS: Record<StreamKind, number> = { latent: 4, image: 4, context: 3, mask: 4 };
@@ -50,7 +52,7 @@ export function parseStream(bytes: Uint8Array, source: string, expected?: Stream
     throw new CheffError(`${source}: not a cheff stream (no cheff.kind metadata and no latent, image, context or mask tensor)`);
   }
   if (allowed && !allowed.includes(kindName)) {
-    throw new CheffError(`${source}: expected a ${allowed.join(" or ")} stream, got a ${kindName} stream`);
+    throw new CheffError(`${source}: expected ${article(allowed[0])} ${allowed.join(" or ")} stream, got ${article(kindName)} ${kindName} stream`);
   }
   const main = file.tensors.get(kindName);
   if (!main) throw new CheffError(`${source}: ${kindName} stream has no '${kindName}' tensor`);
@@ -69,7 +71,12 @@ export function parseStream(bytes: Uint8Array, source: string, expected?: Stream
     synthetic: file.metadata["cheff.synthetic"] === "true",
     models: parseJson(file.metadata["cheff.models"], {}, source),
     history: parseJson(file.metadata["cheff.history"], [], source),
+    source,
   };
+}
+
+function article(word: string): string {
+  return /^[aeiou]/.test(word) ? "an" : "a";
 }
 
 function guessKind(tensors: Map<string, HostTensor>): StreamKind | undefined {

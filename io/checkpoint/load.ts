@@ -36,7 +36,7 @@ export interface LoadedWeights {
 export const CONFIG_METADATA_KEY = "cheff.config";
 
 /** True if the first bytes are a safetensors header (8-byte length, then a JSON object). */
-export function looksLikeSafetensors(head: Uint8Array, size: number): boolean {
+export function looksLikeSafetensors(head: Uint8Array, size = head.length): boolean {
   if (head.length < 9) return false;
   const length = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
   return length >= 2n && length + 8n <= BigInt(size) && head[8] === 0x7b; // '{'

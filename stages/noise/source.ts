@@ -19,7 +19,7 @@ import { readInput } from "../../io/files.ts";
 import { type HostTensor, parseSafetensors } from "../../io/safetensors.ts";
 import { normals, STAGE, STREAM } from "./philox.ts";
 
-/** What a run will ask of a noise source, so a recorded file can be checked before any work starts. */
+/** A run's requirements of a noise source, so a recorded file can be checked before any work starts. */
 export interface NoiseNeeds {
   /** The batch shape [N, C, h, w]. */
   shape: readonly number[];
@@ -143,6 +143,12 @@ export class RecordedNoise implements NoiseSource {
 
   describe(): Record<string, unknown> {
     return { noise: this.source.split(/[\\/]/).pop() };
+  }
+
+  /** The batch size the recording was made for (x_T's first axis), if it has an x_T. */
+  batchSize(): number | undefined {
+    const xT = this.tensors.get("x_T");
+    return xT && xT.shape.length === 4 ? xT.shape[0] : undefined;
   }
 
   private require(name: string, shape: number[], what: string): void {

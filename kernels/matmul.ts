@@ -1,0 +1,272 @@
+/**
+ * Matrix products: `matmul` (batched, either operand transposed, scaled by
+ * alpha) and `linear` (PyTorch's nn.Linear, y = x wᵀ + b), each with a plain
+ * TypeScript reference. The WGSL kernel computes an 8×8 block of outputs per
+ * invocation; see kernels/wgsl/matmul.wgsl for the layouts it accepts.
+ */
+import type { Gpu, ParamLayout } from "../gpu/device.ts";
+import { shapeString, Tensor } from "../gpu/tensor.ts";
+import { wgsl } from "./wgsl_source.ts";
+
+export interface MatmulOptions {
+  /** a is [B, K, M] (or [K, M]) instead of [B, M, K]. */
+  transposeA?: boolean;
+  /** b is [B, N, K] (or [N, K]) instead of [B, K, N]. */
+  transposeB?: boolean;
+  /** Factor applied to the product. */
+  alpha?: number;
+}
+
+/**
+ * Element strides of one batched product C[bt] = alpha · A[bt] B[bt]: A's element
+ * (bt, m, k) sits at aOffset + bt·aBatch + m·aRow + k·aCol, and likewise for B
+ * (k, n) and C (m, n). A batch stride of 0 repeats the operand over the batch.
+ */
+export interface MatmulPlan {
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  aOffset: number;
+  aBatch: number;
+  aRow: number;
+  aCol: number;
+  bOffset: number;
+  bBatch: number;
+  bRow: number;
+  bCol: number;
+  cOffset: number;
+  cBatch: number;
+  cRow: number;
+  alpha: number;
+}
+
+const LAYOUT: ParamLayout = [
+  ["m", "u32"], ["n", "u32"], ["k", "u32"], ["batch", "u32"],
+  ["a_offset", "u32"], ["a_batch", "u32"], ["a_row", "u32"], ["a_col", "u32"],
+  ["b_offset", "u32"], ["b_batch", "u32"], ["b_row", "u32"], ["b_col", "u32"],
+  ["c_offset", "u32"], ["c_batch", "u32"], ["c_row", "u32"], ["has_bias", "u32"],
+  ["alpha", "f32"], ["a_softmax", "u32"],
+];
+
+const TRANSPOSE_LAYOUT: ParamLayout = [["rows", "u32"], ["cols", "u32"]];
+
+/** Outputs per invocation along each axis of C, and invocations (blocks) per workgroup. */
+const BLOCK = 8;
+const BLOCKS_PER_WORKGROUP = 64;
+/** Side of the transpose kernel's square workgroup. */
+const WORKGROUP_SIDE = 8;
+
+/** Works out the product's shape and strides from the operands' shapes, checking they agree. */
+function planMatmul(a: Tensor, b: Tensor, options: MatmulOptions): { plan: MatmulPlan; shape: number[] } {
+  const { transposeA = false, transposeB = false, alpha = 1 } = options;
+  const describe = () =>
+    `matmul: cannot multiply a ${shapeString(a.shape)}${transposeA ? " (transposed)" : ""} by b ` +
+    `${shapeString(b.shape)}${transposeB ? " (transposed)" : ""}`;
+  if (a.shape.length < 2 || a.shape.length > 3 || b.shape.length < 2 || b.shape.length > 3) {
+    throw new Error(`${describe()}: operands must have rank 2 or 3`);
+  }
+  const aBatches = a.shape.length === 3 ? a.shape[0] : 1;
+  const bBatches = b.shape.length === 3 ? b.shape[0] : 1;
+  const [aRows, aCols] = a.shape.slice(-2);
+  const [bRows, bCols] = b.shape.slice(-2);
+  const [m, k] = transposeA ? [aCols, aRows] : [aRows, aCols];
+  const [kb, n] = transposeB ? [bCols, bRows] : [bRows, bCols];
+  if (k !== kb) throw new Error(`${describe()}: inner dimensions ${k} and ${kb} differ`);
+  if (aBatches !== bBatches && a.shape.length === 3 && b.shape.length === 3) {
+    throw new Error(`${describe()}: batch sizes ${aBatches} and ${bBatches} differ`);
+  }
+  const batch = Math.max(aBatches, bBatches);
+  const plan: MatmulPlan = {
+    batch, m, n, k,
+    aOffset: 0,
+    aBatch: a.shape.length === 3 ? m * k : 0,
+    aRow: transposeA ? 1 : k,
+    aCol: transposeA ? m : 1,
+    bOffset: 0,
+    bBatch: b.shape.length === 3 ? k * n : 0,
+    bRow: transposeB ? 1 : n,
+    bCol: transposeB ? k : 1,
+    cOffset: 0,
+    cBatch: m * n,
+    cRow: n,
+    alpha,
+  };
+  const shape = a.shape.length === 2 && b.shape.length === 2 ? [m, n] : [batch, m, n];
+  return { plan, shape };
+}
+
+/** Computes C[bt, m, n] = alpha · Σ_k A[bt, m, k] · B[bt, k, n] (+ bias[n]) with plain loops, summing in float64. */
+function referenceProduct(a: Float32Array, b: Float32Array, c: Float32Array, p: MatmulPlan, bias?: Float32Array): void {
+  if (p.aCol === 1 && p.bRow === 1) {
+    referenceDotProducts(a, b, c, p, bias);
+    return;
+  }
+  const row = new Float64Array(p.n);
+  for (let bt = 0; bt < p.batch; bt++) {
+    for (let m = 0; m < p.m; m++) {
+      row.fill(0);
+      for (let k = 0; k < p.k; k++) {
+        const av = a[p.aOffset + bt * p.aBatch + m * p.aRow + k * p.aCol];
+        const bk = p.bOffset + bt * p.bBatch + k * p.bRow;
+        for (let n = 0; n < p.n; n++) row[n] += av * b[bk + n * p.bCol];
+      }
+      const cm = p.cOffset + bt * p.cBatch + m * p.cRow;
+      for (let n = 0; n < p.n; n++) c[cm + n] = p.alpha * row[n] + (bias ? bias[n] : 0);
+    }
+  }
+}
+
+/** Computes the same sum as one dot product per output, for operands contiguous along k (as in linear). */
+function referenceDotProducts(a: Float32Array, b: Float32Array, c: Float32Array, p: MatmulPlan, bias?: Float32Array): void {
+  for (let bt = 0; bt < p.batch; bt++) {
+    for (let m = 0; m < p.m; m++) {
+      const am = p.aOffset + bt * p.aBatch + m * p.aRow;
+      const cm = p.cOffset + bt * p.cBatch + m * p.cRow;
+      for (let n = 0; n < p.n; n++) {
+        const bn = p.bOffset + bt * p.bBatch + n * p.bCol;
+        let sum = 0;
+        for (let k = 0; k < p.k; k++) sum += a[am + k] * b[bn + k];
+        c[cm + n] = p.alpha * sum + (bias ? bias[n] : 0);
+      }
+    }
+  }
+}
+
+/**
+ * Tells whether the vec4 kernel can run a plan. It loads 4 consecutive k of A and
+ * 4 consecutive n of B at once, so A must be contiguous along k and B along n, and
+ * every offset, stride and the sizes along those axes must be multiples of 4.
+ */
+export function vectorisable(p: MatmulPlan): boolean {
+  return p.aCol === 1 && p.bCol === 1 &&
+    [p.k, p.n, p.aOffset, p.aBatch, p.aRow, p.bOffset, p.bBatch, p.bRow].every((v) => v % 4 === 0);
+}
+
+/**
+ * Records the product described by `plan` into `c` on the GPU. Offsets and strides
+ * are in elements, so a caller can run the product over part of larger tensors
+ * (attention does, one chunk of query rows at a time).
+ *
+ * With `softmaxStats` ([batch · M, 2]: each row's max and 1 / sum, from softmax's
+ * `dispatchRowStats`), the product uses softmax(A) in place of A. That needs a
+ * vectorisable plan and excludes a bias.
+ */
+export function dispatchMatmul(
+  gpu: Gpu,
+  a: Tensor,
+  b: Tensor,
+  c: Tensor,
+  plan: MatmulPlan,
+  bias?: Tensor,
+  softmaxStats?: Tensor,
+): void {
+  const p = plan;
+  if (p.batch === 0 || p.m === 0 || p.n === 0) return;
+  const vectorised = vectorisable(p);
+  if (softmaxStats && (!vectorised || bias)) {
+    throw new Error("dispatchMatmul: a softmax of A needs a vectorisable plan and no bias");
+  }
+  const entry = vectorised ? "matmul_vec4" : "matmul";
+  gpu.dispatch(
+    `matmul.${entry}`,
+    gpu.pipeline("matmul", wgsl("matmul"), entry),
+    LAYOUT,
+    {
+      m: p.m, n: p.n, k: p.k, batch: p.batch,
+      a_offset: p.aOffset, a_batch: p.aBatch, a_row: p.aRow, a_col: p.aCol,
+      b_offset: p.bOffset, b_batch: p.bBatch, b_row: p.bRow, b_col: p.bCol,
+      c_offset: p.cOffset, c_batch: p.cBatch, c_row: p.cRow, has_bias: bias ? 1 : 0,
+      alpha: p.alpha, a_softmax: softmaxStats ? 1 : 0,
+    },
+    [a.binding(), b.binding(), (bias ?? softmaxStats ?? a).binding(), c.binding()],
+    [...gpu.grid(Math.ceil((Math.ceil(p.m / BLOCK) * Math.ceil(p.n / BLOCK)) / BLOCKS_PER_WORKGROUP)), p.batch],
+  );
+}
+
+/**
+ * Multiplies batched matrices: alpha · op(a) op(b). a is [B, M, K] or [M, K], or
+ * [B, K, M] / [K, M] with transposeA. b is [B, K, N] or [K, N], or [B, N, K] /
+ * [N, K] with transposeB. An operand of rank 2 repeats over the other's batch.
+ * Returns [B, M, N], or [M, N] when both operands have rank 2.
+ *
+ * @example
+ * const scores = matmul(q, k, { transposeB: true, alpha: 1 / Math.sqrt(d) }); // [B, Lq, Lk]
+ */
+export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  if (a.isGpu !== b.isGpu) throw new Error("matmul: a and b must both live on the GPU or both on the host");
+  const { plan, shape } = planMatmul(a, b, options);
+  const c = Tensor.like(a, shape);
+  if (!a.gpu) {
+    referenceProduct(a.data, b.data, c.data, plan);
+    return c;
+  }
+  dispatchMatmul(a.gpu, a, b, c, plan);
+  return c;
+}
+
+/** Returns the [cols, rows] transpose of a GPU tensor viewed as [rows, cols], as a new tensor. */
+export function transpose2d(x: Tensor, rows: number, cols: number): Tensor {
+  const gpu = x.gpu;
+  if (!gpu) throw new Error("transpose2d: x must live on the GPU");
+  if (rows * cols !== x.size) throw new Error(`transpose2d: ${shapeString(x.shape)} is not ${rows} × ${cols}`);
+  const xt = Tensor.empty(gpu, [cols, rows]);
+  if (x.size === 0) return xt;
+  gpu.dispatch(
+    "matmul.transpose",
+    gpu.pipeline("matmul", wgsl("matmul"), "transpose"),
+    TRANSPOSE_LAYOUT,
+    { rows, cols },
+    [x.binding(), xt.binding()],
+    [Math.ceil(cols / WORKGROUP_SIDE), Math.ceil(rows / WORKGROUP_SIDE)],
+  );
+  return xt;
+}
+
+/** Returns the [K, O] transpose of a [O, K] weight, made once and cached in `w.derived`. */
+function transposedWeight(w: Tensor): Tensor {
+  let wt = w.derived.get("transposed");
+  if (!wt) {
+    wt = transpose2d(w, w.shape[0], w.shape[1]);
+    w.derived.set("transposed", wt);
+  }
+  return wt;
+}
+
+/**
+ * Applies PyTorch's nn.Linear: y = x wᵀ + b for x [..., K], w [O, K] and b [O]; returns [..., O].
+ * On the GPU the weight's [K, O] transpose is made on first use and kept with the
+ * weight (in `w.derived`), so the kernel reads both operands with vector loads.
+ *
+ * @example
+ * const h = linear(x, weights["fc1.weight"], weights["fc1.bias"]); // [L, 5120] from [L, 1280]
+ */
+export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
+  const k = x.shape[x.shape.length - 1];
+  if (w.shape.length !== 2 || w.shape[1] !== k) {
+    throw new Error(`linear: weight ${shapeString(w.shape)} does not fit input ${shapeString(x.shape)}; expected [O, ${k}]`);
+  }
+  const o = w.shape[0];
+  if (b && (b.shape.length !== 1 || b.shape[0] !== o)) {
+    throw new Error(`linear: bias ${shapeString(b.shape)} does not fit weight ${shapeString(w.shape)}; expected [${o}]`);
+  }
+  if (x.isGpu !== w.isGpu || (b && b.isGpu !== x.isGpu)) {
+    throw new Error("linear: input, weight and bias must all live on the GPU or all on the host");
+  }
+  const rows = k === 0 ? 0 : x.size / k;
+  const y = Tensor.like(x, [...x.shape.slice(0, -1), o]);
+  const plan: MatmulPlan = {
+    batch: 1, m: rows, n: o, k,
+    aOffset: 0, aBatch: 0, aRow: k, aCol: 1,
+    bOffset: 0, bBatch: 0, bRow: 1, bCol: k,
+    cOffset: 0, cBatch: 0, cRow: o,
+    alpha: 1,
+  };
+  if (!x.gpu) {
+    referenceProduct(x.data, w.data, y.data, plan, b?.data);
+    return y;
+  }
+  const wt = transposedWeight(w);
+  dispatchMatmul(x.gpu, x, wt, y, { ...plan, bRow: o, bCol: 1 }, b);
+  return y;
+}

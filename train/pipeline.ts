@@ -1,0 +1,209 @@
+/**
+ * The `train` section of a pipeline file, validated in full before any work
+ * starts; every error names the field by its JSON path.
+ *
+ * ```json
+ * {
+ *   "cheff": 1,
+ *   "models": { "ldm": "ldm_uncond.pt" },
+ *   "train": {
+ *     "recipe": "latent-diffusion",
+ *     "model": "ldm",
+ *     "data": "data/nih-64/index.json",
+ *     "image_size": 64, "batch_size": 2, "steps": 1000, "lr": 2e-6,
+ *     "save_every": 100, "seed": 0, "output": "runs/ldm"
+ *   }
+ * }
+ * ```
+ */
+import { createHash } from "node:crypto";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { CheffError } from "../io/errors.ts";
+
+export const RECIPES = ["autoencoder", "latent-diffusion", "super-resolution"] as const;
+export type RecipeName = typeof RECIPES[number];
+
+export interface TrainSettings {
+  recipe: RecipeName;
+  /** Path of the model file training starts from; undefined to start from `config` with fresh weights. */
+  model?: string;
+  /** The network config (any shape the stage loaders accept); required without `model`. */
+  config?: unknown;
+  /** Latent diffusion: the frozen autoencoder's file (default: the `first_stage_model.*` weights of `model`). */
+  autoencoder?: string;
+  /** Path of the MaCheX index.json. */
+  data: string;
+  exclude?: string;
+  imageSize: number;
+  /** Super-resolution: the side of the low-resolution input. */
+  lowResSize: number;
+  batchSize: number;
+  steps: number;
+  lr: number;
+  optimizer: "adam" | "adamw";
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
+  warmupSteps: number;
+  /** Maximum global gradient norm; 0 turns clipping off. */
+  clipGradNorm: number;
+  ema: boolean;
+  emaDecay: number;
+  klWeight: number;
+  seed: number;
+  saveEvery: number;
+  flip: boolean;
+  /** Folder for the state, the model file and the JSON log. */
+  output: string;
+  /** SHA-256 of the `train` section as written, to catch a resume with other settings. */
+  hash: string;
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+const FIELDS = new Set([
+  "recipe", "model", "config", "autoencoder", "data", "exclude", "image_size", "low_res_size", "batch_size", "steps",
+  "lr", "optimizer", "betas", "eps", "weight_decay", "warmup_steps", "clip_grad_norm", "ema", "ema_decay", "kl_weight",
+  "seed", "save_every", "flip", "output",
+]);
+
+export interface PipelineOverrides {
+  /** Replaces `train.data`. */
+  data?: string;
+  /** Replaces `train.output`. */
+  output?: string;
+  /** Where relative model paths are looked up first (`--models`, `CHEFF_MODELS`). */
+  modelsDir?: string;
+}
+
+/** Reads and validates a training pipeline file; relative paths resolve against its folder. */
+export async function readTrainPipeline(path: string, overrides: PipelineOverrides = {}): Promise<TrainSettings> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) throw new CheffError(`${path}: pipeline file not found`);
+    throw new CheffError(`${path}: cannot read the pipeline file (${(error as Error).message})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new CheffError(`${path}: not valid JSON (${(error as Error).message})`);
+  }
+  return parseTrainPipeline(json, path, overrides);
+}
+
+/** Validates a parsed pipeline (see readTrainPipeline). */
+export function parseTrainPipeline(json: unknown, path: string, overrides: PipelineOverrides = {}): TrainSettings {
+  const fail = (field: string, message: string): never => {
+    throw new CheffError(`${path}: ${field}: ${message}`);
+  };
+  if (!isObject(json)) fail("$", "expected a JSON object");
+  const root = json as Json;
+  if (root.cheff !== 1) fail("$.cheff", `expected 1, got ${JSON.stringify(root.cheff)}`);
+  const models = root.models ?? {};
+  if (!isObject(models)) fail("$.models", "expected an object of model name → file path");
+  const train = root.train;
+  if (!isObject(train)) fail("$.train", "missing; a training pipeline needs a train section");
+  const t = train as Json;
+  for (const key of Object.keys(t)) {
+    if (!FIELDS.has(key)) fail(`$.train.${key}`, `unknown field (expected one of ${[...FIELDS].join(", ")})`);
+  }
+  const folder = dirname(resolve(path));
+  const resolvePath = (value: string) => (isAbsolute(value) ? value : join(folder, value));
+
+  const string = (key: string, required: boolean): string | undefined => {
+    const v = t[key];
+    if (v === undefined && !required) return undefined;
+    if (typeof v !== "string" || v.length === 0) fail(`$.train.${key}`, "expected a non-empty string");
+    return v as string;
+  };
+  const number = (key: string, fallback: number | undefined, check: (v: number) => boolean, expected: string): number => {
+    const v = t[key] ?? fallback;
+    if (v === undefined) fail(`$.train.${key}`, `missing; expected ${expected}`);
+    if (typeof v !== "number" || !check(v)) fail(`$.train.${key}`, `expected ${expected}, got ${JSON.stringify(v)}`);
+    return v as number;
+  };
+  const integer = (key: string, fallback: number | undefined, min: number) =>
+    number(key, fallback, (v) => Number.isInteger(v) && v >= min, `an integer ≥ ${min}`);
+  const boolean = (key: string, fallback: boolean): boolean => {
+    const v = t[key] ?? fallback;
+    if (typeof v !== "boolean") fail(`$.train.${key}`, `expected true or false, got ${JSON.stringify(v)}`);
+    return v as boolean;
+  };
+  const modelPath = (key: string): string | undefined => {
+    const name = string(key, false);
+    if (name === undefined) return undefined;
+    const file = (models as Json)[name];
+    if (typeof file !== "string") fail(`$.train.${key}`, `'${name}' is not a name in $.models`);
+    return resolveModel(file as string, folder, overrides.modelsDir);
+  };
+
+  const recipe = string("recipe", true) as RecipeName;
+  if (!RECIPES.includes(recipe)) fail("$.train.recipe", `expected one of ${RECIPES.join(", ")}, got '${recipe}'`);
+  const model = modelPath("model");
+  const config = t.config;
+  if (model === undefined && config === undefined) {
+    fail("$.train", "needs a model to start from ($.train.model) or a network config for fresh weights ($.train.config)");
+  }
+  const data = overrides.data ?? string("data", overrides.data === undefined);
+  const output = overrides.output ?? string("output", overrides.output === undefined);
+  const exclude = string("exclude", false);
+  const optimizer = (t.optimizer ?? (recipe === "autoencoder" ? "adam" : "adamw")) as string;
+  if (optimizer !== "adam" && optimizer !== "adamw") fail("$.train.optimizer", `expected adam or adamw, got '${optimizer}'`);
+  const betas = (t.betas ?? (recipe === "autoencoder" ? [0.5, 0.9] : [0.9, 0.999])) as unknown;
+  if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => typeof b === "number" && b >= 0 && b < 1)) {
+    fail("$.train.betas", "expected two numbers in [0, 1)");
+  }
+  const positive = (v: number) => v > 0 && Number.isFinite(v);
+  const nonNegative = (v: number) => v >= 0 && Number.isFinite(v);
+
+  return {
+    recipe,
+    model,
+    config,
+    autoencoder: modelPath("autoencoder"),
+    data: overrides.data ? resolve(data!) : resolvePath(data!),
+    exclude: exclude === undefined ? undefined : resolvePath(exclude),
+    imageSize: integer("image_size", undefined, 1),
+    lowResSize: recipe === "super-resolution" ? integer("low_res_size", undefined, 1) : 0,
+    batchSize: integer("batch_size", undefined, 1),
+    steps: integer("steps", undefined, 1),
+    lr: number("lr", undefined, positive, "a positive number"),
+    optimizer,
+    betas: betas as [number, number],
+    eps: number("eps", 1e-8, positive, "a positive number"),
+    weightDecay: number("weight_decay", optimizer === "adamw" ? 0.01 : 0, nonNegative, "a number ≥ 0"),
+    warmupSteps: integer("warmup_steps", 0, 0),
+    clipGradNorm: number("clip_grad_norm", 0, nonNegative, "a number ≥ 0 (0 turns clipping off)"),
+    ema: boolean("ema", recipe === "latent-diffusion"),
+    emaDecay: number("ema_decay", 0.9999, (v) => v > 0 && v < 1, "a number in (0, 1)"),
+    klWeight: number("kl_weight", 1e-6, nonNegative, "a number ≥ 0"),
+    seed: integer("seed", 0, 0),
+    saveEvery: integer("save_every", 100, 1),
+    flip: boolean("flip", false),
+    output: overrides.output ? resolve(output!) : resolvePath(output!),
+    hash: createHash("sha256").update(JSON.stringify(train)).digest("hex"),
+  } as TrainSettings;
+}
+
+/** A relative model path resolves against the models folder (when the file is there), then the pipeline's folder. */
+function resolveModel(file: string, folder: string, modelsDir: string | undefined): string {
+  if (isAbsolute(file)) return file;
+  const dir = modelsDir ?? Deno.env.get("CHEFF_MODELS");
+  if (dir) {
+    const candidate = join(dir, file);
+    try {
+      Deno.statSync(candidate);
+      return candidate;
+    } catch {
+      // Not in the models folder: fall back to the pipeline's folder.
+    }
+  }
+  return join(folder, file);
+}

@@ -1,0 +1,354 @@
+/**
+ * Builds what a training run needs from its settings: the networks (loaded
+ * through the inference stages' loaders, or from a config with fresh weights),
+ * the trainable parameters under the reference checkpoints' key names, one
+ * training step for the recipe, and the export of a model file that the
+ * inference stages load as they are.
+ */
+import type { Gpu } from "../gpu/device.ts";
+import { Tensor } from "../gpu/tensor.ts";
+import { CheffError } from "../io/errors.ts";
+import { resizeShortSideAndCenterCrop } from "../io/image/resize.ts";
+import type { HostTensor } from "../io/safetensors.ts";
+import { parseAutoencoderConfig } from "../stages/autoencoder/config.ts";
+import { loadAutoencoder } from "../stages/autoencoder/load.ts";
+import { autoencoderParameters } from "../stages/autoencoder/network.ts";
+import { parseLatentDiffusionConfig } from "../stages/latent/config.ts";
+import { AUTOENCODER_PREFIX, emaKey, loadUNet, TEXT_ENCODER_PREFIX, UNET_PREFIX } from "../stages/latent/load.ts";
+import { unetParameters } from "../stages/latent/unet.ts";
+import { readModelFile } from "../stages/load.ts";
+import { PRESETS } from "../stages/presets.ts";
+import { latentSchedule } from "../stages/schedules/latent.ts";
+import { srCosineSchedule } from "../stages/schedules/cosine.ts";
+import { parseSuperResolutionConfig } from "../stages/superres/config.ts";
+import { loadSuperResolution } from "../stages/superres/load.ts";
+import { superResolutionParameters } from "../stages/superres/network.ts";
+import { TOKEN_TABLE, textEncoderParameters } from "../stages/text/encoder.ts";
+import { loadTextEncoder, TEXT_ENCODER_WEIGHTS_PREFIX } from "../stages/text/load.ts";
+import { tokenize } from "../stages/text/tokenizer.ts";
+import { type ParameterList, Weights } from "../stages/weights.ts";
+import type { Gradients, Tape } from "./autograd.ts";
+import type { Batch } from "./data.ts";
+import { differentiable } from "./differentiable.ts";
+import type { Ema } from "./ema.ts";
+import type { TrainSettings } from "./pipeline.ts";
+import { autoencoderStep, drawPosteriorNoise } from "./recipes/autoencoder.ts";
+import { drawLatentNoise, latentDiffusionStep } from "./recipes/latent.ts";
+import { drawSuperResolutionNoise, superResolutionStep } from "./recipes/superres.ts";
+import type { ModelTensor } from "./state.ts";
+
+export interface StepOutcome {
+  loss: number;
+  grads: Gradients;
+  /** Extra loss terms for the log. */
+  terms?: Record<string, number>;
+}
+
+export interface TrainingSetup {
+  /** Trainable parameters by checkpoint key name. */
+  trainable: Map<string, Tensor>;
+  /** The trainable parameters that get an EMA shadow. */
+  emaNames: string[];
+  /** Input images: side, channels, and whether every sample needs a report. */
+  imageSize: number;
+  channels: 1 | 3;
+  requireReports: boolean;
+  /** Runs one step on `batch` (images already decoded) for training step `step`. */
+  step(tape: Tape, batch: Batch, step: number): Promise<StepOutcome>;
+  /** The model file's tensors (reference key names) and config, from the current parameters and EMA. */
+  exportModel(params: Map<string, Float32Array>, ema: Ema | undefined): { tensors: Map<string, ModelTensor>; config: unknown };
+  release(): void;
+}
+
+/**
+ * Fresh weights for a parameter list, as PyTorch initialises its layers by
+ * default: weights and biases of convolutions and linear layers uniform in
+ * ±1/√fan_in, norm weights 1 and biases 0, embedding tables N(0, 1)
+ * (Box–Muller on a seeded mulberry32 stream, not Philox).
+ */
+export function initialWeights(list: ParameterList, seed: number): Map<string, HostTensor> {
+  let state = seed >>> 0;
+  const random = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 2 ** 32;
+  };
+  const out = new Map<string, HostTensor>();
+  const fanIn = new Map<string, number>();
+  for (const [name, shape] of list.shapes) {
+    if (name.endsWith(".weight") && shape.length >= 2) fanIn.set(name.slice(0, -".weight".length), shape.slice(1).reduce((a, d) => a * d, 1));
+  }
+  for (const [name, shape] of list.shapes) {
+    const size = shape.reduce((a, d) => a * d, 1);
+    const data = new Float32Array(size);
+    const module = name.slice(0, name.lastIndexOf("."));
+    const isEmbedding = /(^|\.)(token_emb|emb)\.weight$/.test(name) || name.endsWith("pos_emb.emb.weight");
+    if (isEmbedding) {
+      for (let i = 0; i < size; i++) data[i] = Math.sqrt(-2 * Math.log(random())) * Math.cos(2 * Math.PI * random());
+    } else if (fanIn.has(module)) {
+      const bound = 1 / Math.sqrt(fanIn.get(module)!);
+      for (let i = 0; i < size; i++) data[i] = (2 * random() - 1) * bound;
+    } else if (name.endsWith(".weight")) {
+      data.fill(1);
+    }
+    out.set(name, { dtype: "F32", shape: [...shape], data });
+  }
+  return out;
+}
+
+function tensorsOf(weights: Weights, prefix: string, skip: (name: string) => boolean = () => false): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const [name, t] of weights.tensors) {
+    if (name.includes("#") || skip(name)) continue;
+    out.set(prefix + name, t);
+  }
+  return out;
+}
+
+async function hostValues(tensors: Map<string, Tensor>, prefix: string): Promise<Map<string, ModelTensor>> {
+  const out = new Map<string, ModelTensor>();
+  for (const [name, t] of tensors) out.set(prefix + name, { shape: t.shape, data: t.isGpu ? await t.read() : t.data });
+  return out;
+}
+
+function withValues(trainable: Map<string, Tensor>, params: Map<string, Float32Array>, names: Iterable<string>) {
+  const out = new Map<string, ModelTensor>();
+  for (const name of names) out.set(name, { shape: trainable.get(name)!.shape, data: params.get(name)! });
+  return out;
+}
+
+/** The raw config to store in an exported model: the pipeline's, the file's own, or the preset the loader matched. */
+async function rawConfig(settings: TrainSettings, configSource: string | undefined): Promise<unknown> {
+  if (settings.config !== undefined) return settings.config;
+  if (settings.model) {
+    const file = await readModelFile(settings.model);
+    if (file.loaded.config !== undefined) return file.loaded.config;
+  }
+  return configSource ? PRESETS[configSource] : undefined;
+}
+
+function imageTensor(gpu: Gpu | undefined, batch: Batch): Tensor {
+  return Tensor.from(gpu, batch.shape, batch.images);
+}
+
+function imageIndices(batch: Batch): number[] {
+  return batch.samples.map((_, i) => batch.position + i);
+}
+
+/** Loads or creates the networks for `settings` on `gpu` (the host when undefined). */
+export async function createSetup(gpu: Gpu | undefined, settings: TrainSettings): Promise<TrainingSetup> {
+  switch (settings.recipe) {
+    case "autoencoder":
+      return await autoencoderSetup(gpu, settings);
+    case "latent-diffusion":
+      return await latentSetup(gpu, settings);
+    case "super-resolution":
+      return await superResolutionSetup(gpu, settings);
+  }
+}
+
+async function autoencoderSetup(gpu: Gpu | undefined, settings: TrainSettings): Promise<TrainingSetup> {
+  const { Autoencoder } = await differentiable<typeof import("../stages/autoencoder/network.ts")>(
+    "stages/autoencoder/network.ts",
+  );
+  let config, weights: Weights, configSource: string | undefined;
+  if (settings.model) {
+    const loaded = await loadAutoencoder(gpu, settings.model, { config: settings.config });
+    ({ config, weights } = loaded.model);
+    configSource = loaded.configSource;
+  } else {
+    config = parseAutoencoderConfig(settings.config, "$.train.config");
+    weights = Weights.upload(gpu, initialWeights(autoencoderParameters(config), settings.seed));
+  }
+  const network = new Autoencoder(config, weights);
+  const raw = await rawConfig(settings, configSource);
+  const trainable = tensorsOf(weights, "");
+  return {
+    trainable,
+    emaNames: settings.ema ? [...trainable.keys()] : [],
+    imageSize: settings.imageSize,
+    channels: config.inChannels === 1 ? 1 : 3,
+    requireReports: false,
+    async step(tape, batch, step) {
+      const images = imageTensor(gpu, batch);
+      const result = await autoencoderStep(
+        tape,
+        network,
+        images,
+        (latentSize) => drawPosteriorNoise(settings.seed, step, imageIndices(batch), latentSize),
+        settings.klWeight,
+      );
+      images.release();
+      return { loss: result.loss, grads: result.grads, terms: { rec: result.reconstructionLoss, kl: result.klLoss } };
+    },
+    exportModel(params) {
+      return { tensors: withValues(trainable, params, trainable.keys()), config: raw };
+    },
+    release: () => weights.release(),
+  };
+}
+
+async function latentSetup(gpu: Gpu | undefined, settings: TrainSettings): Promise<TrainingSetup> {
+  const { UNet } = await differentiable<typeof import("../stages/latent/unet.ts")>("stages/latent/unet.ts");
+  const { TextEncoder } = await differentiable<typeof import("../stages/text/encoder.ts")>("stages/text/encoder.ts");
+
+  let ldm, unetWeights: Weights, configSource: string | undefined;
+  if (settings.model) {
+    const loaded = await loadUNet(gpu, settings.model, { config: settings.config });
+    ldm = loaded.config;
+    unetWeights = loaded.model.weights;
+    configSource = loaded.configSource;
+  } else {
+    ldm = parseLatentDiffusionConfig(settings.config, "$.train.config");
+    unetWeights = Weights.upload(gpu, initialWeights(unetParameters(ldm.unet), settings.seed));
+  }
+  const unet = new UNet(ldm.unet, unetWeights);
+
+  // The frozen first stage runs the inference network: nothing of it is watched, so nothing is recorded.
+  const aeSource = settings.autoencoder ?? settings.model;
+  if (!aeSource) throw new CheffError("$.train.autoencoder: a latent-diffusion run from fresh weights needs an autoencoder file");
+  const { model: autoencoder } = await loadAutoencoder(gpu, aeSource, {
+    config: settings.autoencoder ? undefined : ldm.firstStage,
+  });
+
+  let textEncoder: InstanceType<typeof TextEncoder> | undefined;
+  let textWeights: Weights | undefined;
+  let tokenTable: Tensor | undefined;
+  if (ldm.textEncoder) {
+    if (settings.model) {
+      const loaded = await loadTextEncoder(gpu, settings.model, { config: settings.config });
+      textWeights = loaded.model.weights;
+      const table = loaded.model.tokenTable;
+      if (!(table instanceof Tensor)) {
+        if (table.chunks.length !== 1) {
+          throw new CheffError("latent-diffusion training: a token table split over several GPU bindings cannot be trained");
+        }
+        tokenTable = table.chunks[0];
+      } else {
+        tokenTable = table;
+      }
+    } else {
+      textWeights = Weights.upload(gpu, initialWeights(textEncoderParameters(ldm.textEncoder), settings.seed + 1));
+      tokenTable = textWeights.get(TOKEN_TABLE);
+    }
+    textEncoder = new TextEncoder(ldm.textEncoder, textWeights, tokenTable);
+  }
+
+  const trainable = tensorsOf(unetWeights, UNET_PREFIX);
+  const unetNames = [...trainable.keys()];
+  if (textWeights) {
+    for (const [name, t] of tensorsOf(textWeights, TEXT_ENCODER_WEIGHTS_PREFIX, (n) => n === TOKEN_TABLE)) trainable.set(name, t);
+    trainable.set(TEXT_ENCODER_WEIGHTS_PREFIX + TOKEN_TABLE, tokenTable!);
+  }
+  const schedule = latentSchedule(ldm.schedule);
+  const firstStage = await hostValues(tensorsOf(autoencoder.weights, ""), AUTOENCODER_PREFIX);
+  const raw = await rawConfig(settings, configSource);
+  const maxLength = ldm.textEncoder?.maxSeqLen ?? 0;
+
+  return {
+    trainable,
+    // Only the U-Net has an EMA, as in the reference (the text encoder is trained but has no shadow).
+    emaNames: settings.ema ? unetNames : [],
+    imageSize: settings.imageSize,
+    channels: 3,
+    requireReports: ldm.textEncoder !== undefined,
+    async step(tape, batch, step) {
+      const images = imageTensor(gpu, batch);
+      const latentSize = (batch.images.length / batch.samples.length / 3) * ldm.unet.inChannels /
+        (2 ** (autoencoder.config.chMult.length - 1)) ** 2;
+      const draws = drawLatentNoise(settings.seed, step, imageIndices(batch), latentSize, schedule.timesteps);
+      let reports: Int32Array | undefined;
+      if (textEncoder) {
+        reports = new Int32Array(batch.samples.length * maxLength);
+        for (const [i, sample] of batch.samples.entries()) {
+          reports.set(tokenize(sample.report ?? "", { length: maxLength }).ids, i * maxLength);
+        }
+      }
+      const result = await latentDiffusionStep(tape, {
+        autoencoder,
+        unet,
+        textEncoder,
+        scaleFactor: ldm.scaleFactor,
+        sqrtAlphasCumprod: schedule.sqrtAlphasCumprod,
+        sqrtOneMinusAlphasCumprod: schedule.sqrtOneMinusAlphasCumprod,
+      }, images, draws, reports);
+      images.release();
+      return { loss: result.loss, grads: result.grads };
+    },
+    exportModel(params, ema) {
+      const tensors = withValues(trainable, params, trainable.keys());
+      for (const [name, t] of firstStage) tensors.set(name, t);
+      if (ema) {
+        for (const name of unetNames) {
+          tensors.set(emaKey(name.slice(UNET_PREFIX.length)), { shape: trainable.get(name)!.shape, data: ema.shadows.get(name)! });
+        }
+        tensors.set("model_ema.decay", { shape: [], data: Float32Array.of(ema.decay) });
+        tensors.set("model_ema.num_updates", { shape: [], data: Float32Array.of(ema.numUpdates) });
+      }
+      return { tensors, config: raw };
+    },
+    release() {
+      unetWeights.release();
+      textWeights?.release();
+      autoencoder.release();
+    },
+  };
+}
+
+async function superResolutionSetup(gpu: Gpu | undefined, settings: TrainSettings): Promise<TrainingSetup> {
+  const { SuperResolutionUnet } = await differentiable<typeof import("../stages/superres/network.ts")>(
+    "stages/superres/network.ts",
+  );
+  let config, weights: Weights, configSource: string | undefined;
+  if (settings.model) {
+    const loaded = await loadSuperResolution(gpu, settings.model, { config: settings.config });
+    ({ config, weights } = loaded.model);
+    configSource = loaded.configSource;
+  } else {
+    config = parseSuperResolutionConfig(settings.config, "$.train.config");
+    weights = Weights.upload(gpu, initialWeights(superResolutionParameters(config), settings.seed));
+  }
+  const network = new SuperResolutionUnet(config, weights);
+  const schedule = srCosineSchedule(config.schedule);
+  const raw = await rawConfig(settings, configSource);
+  const trainable = tensorsOf(weights, "");
+  const { imageSize, lowResSize } = settings;
+  return {
+    trainable,
+    emaNames: settings.ema ? [...trainable.keys()] : [],
+    imageSize,
+    channels: 1,
+    requireReports: false,
+    async step(tape, batch, step) {
+      // The low-resolution input is the same image reduced by cheff's loader filter (antialiased bilinear).
+      const n = batch.samples.length;
+      const low = new Float32Array(n * lowResSize * lowResSize);
+      for (let i = 0; i < n; i++) {
+        const high = batch.images.subarray(i * imageSize * imageSize, (i + 1) * imageSize * imageSize);
+        low.set(reduce(high, imageSize, lowResSize), i * lowResSize * lowResSize);
+      }
+      const highTensor = imageTensor(gpu, batch);
+      const lowTensor = Tensor.from(gpu, [n, 1, lowResSize, lowResSize], low);
+      const draws = drawSuperResolutionNoise(settings.seed, step, imageIndices(batch), imageSize * imageSize, schedule.timesteps);
+      const result = await superResolutionStep(
+        tape, network, highTensor, lowTensor, draws, schedule.sqrtAlphasCumprod, schedule.sqrtOneMinusAlphasCumprod,
+      );
+      highTensor.release();
+      lowTensor.release();
+      return { loss: result.loss, grads: result.grads };
+    },
+    exportModel(params) {
+      return { tensors: withValues(trainable, params, trainable.keys()), config: raw };
+    },
+    release: () => weights.release(),
+  };
+}
+
+/** Reduces a square [-1, 1] image to `size` with the image loader's antialiased bilinear filter. */
+function reduce(image: Float32Array, from: number, size: number): Float32Array {
+  const gray = { width: from, height: from, data: image.map((v) => (v + 1) / 2) };
+  const small = resizeShortSideAndCenterCrop(gray, size);
+  return small.data.map((v) => 2 * v - 1);
+}

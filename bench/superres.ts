@@ -59,3 +59,17 @@ if (import.meta.main) {
       `peak GPU memory ${(result.peakBytes / 2 ** 20).toFixed(0)} MiB`,
   );
 }
+
+/** Entries for `deno task bench`. */
+export const benches = {
+  "sr-step": async () => {
+    const result = await benchSuperres();
+    return {
+      name: "cheff-sr U-Net step, 1024 px",
+      seconds: result.seconds,
+      gflop: SR_UNET_GFLOP_1024,
+      peakBytes: result.peakBytes,
+      pytorchSeconds: 7.5,
+    };
+  },
+};

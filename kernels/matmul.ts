@@ -46,13 +46,12 @@ const LAYOUT: ParamLayout = [
   ["a_offset", "u32"], ["a_batch", "u32"], ["a_row", "u32"], ["a_col", "u32"],
   ["b_offset", "u32"], ["b_batch", "u32"], ["b_row", "u32"], ["b_col", "u32"],
   ["c_offset", "u32"], ["c_batch", "u32"], ["c_row", "u32"], ["has_bias", "u32"],
-  ["alpha", "f32"], ["a_softmax", "u32"],
+  ["alpha", "f32"],
 ];
 
 const TRANSPOSE_LAYOUT: ParamLayout = [["rows", "u32"], ["cols", "u32"]];
 
-/** Outputs per invocation along each axis of C, and invocations (blocks) per workgroup. */
-const BLOCK = 8;
+/** Invocations (one block of C each) per workgroup. */
 const BLOCKS_PER_WORKGROUP = 64;
 /** Side of the transpose kernel's square workgroup. */
 const WORKGROUP_SIDE = 8;
@@ -134,6 +133,14 @@ function referenceDotProducts(a: Float32Array, b: Float32Array, c: Float32Array,
 }
 
 /**
+ * Tells whether the adapter is a CPU rasteriser such as Mesa's lavapipe, where the
+ * kernel with 32 × 32 blocks per invocation is the fastest; a GPU would spill them.
+ */
+function isCpuAdapter(gpu: Gpu): boolean {
+  return gpu.isFallback || /llvmpipe|lavapipe|swiftshader|softpipe/i.test(gpu.adapterDescription);
+}
+
+/**
  * Tells whether the vec4 kernel can run a plan. It loads 4 consecutive k of A and
  * 4 consecutive n of B at once, so A must be contiguous along k and B along n, and
  * every offset, stride and the sizes along those axes must be multiples of 4.
@@ -167,20 +174,23 @@ export function dispatchMatmul(
   if (softmaxStats && (!vectorised || bias)) {
     throw new Error("dispatchMatmul: a softmax of A needs a vectorisable plan and no bias");
   }
-  const entry = vectorised ? "matmul_vec4" : "matmul";
+  const wide = vectorised && isCpuAdapter(gpu);
+  const entry = wide ? "matmul_vec4_wide" : vectorised ? "matmul_vec4" : "matmul";
+  const block = wide ? 32 : 8;
+  const blocks = Math.ceil(p.m / block) * Math.ceil(p.n / block);
   gpu.dispatch(
     `matmul.${entry}`,
-    gpu.pipeline("matmul", wgsl("matmul"), entry),
+    gpu.pipeline("matmul", wgsl("matmul"), entry, vectorised ? { SOFTMAX_A: softmaxStats ? 1 : 0 } : undefined),
     LAYOUT,
     {
       m: p.m, n: p.n, k: p.k, batch: p.batch,
       a_offset: p.aOffset, a_batch: p.aBatch, a_row: p.aRow, a_col: p.aCol,
       b_offset: p.bOffset, b_batch: p.bBatch, b_row: p.bRow, b_col: p.bCol,
       c_offset: p.cOffset, c_batch: p.cBatch, c_row: p.cRow, has_bias: bias ? 1 : 0,
-      alpha: p.alpha, a_softmax: softmaxStats ? 1 : 0,
+      alpha: p.alpha,
     },
     [a.binding(), b.binding(), (bias ?? softmaxStats ?? a).binding(), c.binding()],
-    [...gpu.grid(Math.ceil((Math.ceil(p.m / BLOCK) * Math.ceil(p.n / BLOCK)) / BLOCKS_PER_WORKGROUP)), p.batch],
+    [...gpu.grid(Math.ceil(blocks / BLOCKS_PER_WORKGROUP)), p.batch],
   );
 }
 

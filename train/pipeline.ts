@@ -55,7 +55,7 @@ export interface TrainSettings {
   flip: boolean;
   /** Folder for the state, the model file and the JSON log. */
   output: string;
-  /** SHA-256 of the `train` section as written, to catch a resume with other settings. */
+  /** SHA-256 of the settings that shape the run (all but file paths), to catch a resume with other settings. */
   hash: string;
 }
 
@@ -163,7 +163,7 @@ export function parseTrainPipeline(json: unknown, path: string, overrides: Pipel
   const positive = (v: number) => v > 0 && Number.isFinite(v);
   const nonNegative = (v: number) => v >= 0 && Number.isFinite(v);
 
-  return {
+  const settings = {
     recipe,
     model,
     config,
@@ -188,8 +188,12 @@ export function parseTrainPipeline(json: unknown, path: string, overrides: Pipel
     saveEvery: integer("save_every", 100, 1),
     flip: boolean("flip", false),
     output: overrides.output ? resolve(output!) : resolvePath(output!),
-    hash: createHash("sha256").update(JSON.stringify(train)).digest("hex"),
+    hash: "",
   } as TrainSettings;
+  // Paths stay out of the hash, so a run folder or dataset that moved still resumes.
+  const { model: _model, autoencoder: _autoencoder, data: _data, exclude: _exclude, output: _output, ...shaping } = settings;
+  settings.hash = createHash("sha256").update(JSON.stringify(shaping)).digest("hex");
+  return settings;
 }
 
 /** A relative model path resolves against the models folder (when the file is there), then the pipeline's folder. */

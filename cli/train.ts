@@ -1,0 +1,88 @@
+/**
+ * `cheff train`: trains a stage from the `train` section of a pipeline file,
+ * saving a resumable state and a loadable model file every `save_every` steps.
+ */
+import { getGpu } from "../gpu/device.ts";
+import { CheffError } from "../io/errors.ts";
+import { readTrainPipeline } from "../train/pipeline.ts";
+import { LOG_FILE, MODEL_FILE, runTraining } from "../train/runner.ts";
+import { type Command, COMMON_HELP, intOption, parseOptions, stringOption } from "./command.ts";
+import { note, Progress } from "./common.ts";
+
+export const trainCommand: Command = {
+  name: "train",
+  summary: "train a stage from a pipeline file",
+  help: `Usage: cheff train PIPELINE.json [--resume] [--data INDEX] [--out DIR] [--models DIR] [--cpu]
+
+Trains the autoencoder, a latent-diffusion U-Net (with its text encoder when
+report-conditioned) or the super-resolution U-Net, as the pipeline file's
+"train" section says (recipe, starting model or config, data, batch size,
+steps, learning rate, optimizer, EMA, seed, save_every, output folder).
+
+Every save_every steps, and at the end, the output folder gets:
+  state.safetensors  parameters, optimizer moments, EMA, step, data position
+                     and seed, written atomically (a killed run loses at most
+                     the steps since the last save)
+  state.json         the same step, position and seed, for reading
+  ${MODEL_FILE}  the trained model with the reference's key names and its
+                     config, for --model of encode, decode, diffuse and upscale
+and each step appends a JSON line to ${LOG_FILE} (step, loss, lr, gradNorm,
+imagesPerSecond, secondsLeft). Progress goes to stderr.
+
+An output folder that holds a state is an error without --resume; with it,
+training continues from the last save and gives the same weights as an
+uninterrupted run.
+
+Options:
+  --resume        continue from the state in the output folder
+  --data INDEX    the MaCheX index.json to train on, in place of train.data
+  --out DIR       the output folder, in place of train.output
+  --models DIR    where relative model paths are looked up first (default: $CHEFF_MODELS)
+  --steps N       stop after N steps in this call (the run resumes later with --resume)
+  --cpu           run the plain TypeScript reference kernels instead of WebGPU
+${COMMON_HELP}
+
+Examples:
+  cheff train pipelines/train-autoencoder.json --data ../shared/data/cxr/nih-64/index.json
+  cheff train pipelines/train-ldm-uncond.json --resume`,
+  async run(args) {
+    const parsed = parseOptions("train", args, {
+      resume: { type: "boolean" },
+      data: { type: "string" },
+      out: { type: "string" },
+      models: { type: "string" },
+      steps: { type: "string" },
+      cpu: { type: "boolean" },
+    }, 1);
+    const pipeline = parsed.positionals[0];
+    if (!pipeline) throw new CheffError("train: a pipeline file is required (see cheff train --help)");
+    const settings = await readTrainPipeline(pipeline, {
+      data: stringOption(parsed, "data"),
+      output: stringOption(parsed, "out"),
+      modelsDir: stringOption(parsed, "models"),
+    });
+    const stopAfter = parsed.values.steps === undefined ? undefined : intOption(parsed, "steps", 1, 1);
+    const gpu = parsed.values.cpu ? undefined : await getGpu();
+
+    // The bar counts the steps of this call, so its rate and time left stay right after a resume.
+    let progress: Progress | undefined;
+    let firstStep = 0;
+    const result = await runTraining(gpu, settings, {
+      resume: parsed.values.resume === true,
+      stopAfter,
+      note,
+      onStep(report) {
+        if (!progress) {
+          firstStep = report.step - 1;
+          const remaining = settings.steps - firstStep;
+          progress = new Progress(`train ${settings.recipe}`, stopAfter === undefined ? remaining : Math.min(stopAfter, remaining));
+        }
+        const images = report.imagesPerSecond >= 1
+          ? `${report.imagesPerSecond.toFixed(2)} images/s`
+          : `${(1 / report.imagesPerSecond).toFixed(1)} s/image`;
+        progress.update(report.step - firstStep, `step ${report.step}/${report.steps}, loss ${report.loss.toPrecision(5)}, ${images}`);
+      },
+    });
+    note(`stopped at step ${result.step} of ${settings.steps}; model in ${settings.output}/${MODEL_FILE}`);
+  },
+};

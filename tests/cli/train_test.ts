@@ -1,0 +1,76 @@
+/** Runs `cheff train` as a user would, through cli/main.ts in a subprocess, on a tiny autoencoder. */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { trainCommand } from "../../cli/train.ts";
+import { REPO_ROOT } from "../kit.ts";
+import { tinyAutoencoderPipeline, writeTinyDataset } from "../train/helpers.ts";
+
+const MAIN = join(REPO_ROOT, "cli", "main.ts");
+
+async function cheff(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const command = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    cwd: REPO_ROOT,
+    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? Deno.makeTempDirSync() },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const { code, stdout, stderr } = await command.output();
+  return { code, stdout: new TextDecoder().decode(stdout), stderr: new TextDecoder().decode(stderr) };
+}
+
+Deno.test("train help has an example", () => {
+  assert.match(trainCommand.help, /Examples?:\n\s+cheff train /);
+  assert.match(trainCommand.help, /--resume/);
+});
+
+Deno.test("cheff train stops, resumes and logs each step", async () => {
+  const folder = await Deno.makeTempDir();
+  try {
+    const data = await writeTinyDataset(join(folder, "data"));
+    const pipeline = join(folder, "train.json");
+    await Deno.writeTextFile(pipeline, JSON.stringify(tinyAutoencoderPipeline("data/index.json", "run", { steps: 3 })));
+
+    const first = await cheff(["train", pipeline, "--cpu", "--steps", "2"]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stderr, /step 2\/3, loss [0-9.e+-]+, /);
+    assert.match(first.stderr, /saved step 2/);
+
+    const again = await cheff(["train", pipeline, "--cpu"]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /^cheff: .*pass --resume/m);
+
+    const resumed = await cheff(["train", pipeline, "--cpu", "--resume"]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stderr, /resuming from step 2 of 3/);
+
+    const log = (await Deno.readTextFile(join(folder, "run", "log.jsonl"))).trim().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(log.map((entry) => entry.step), [1, 2, 3]);
+    for (const entry of log) {
+      assert.ok(Number.isFinite(entry.loss) && entry.loss > 0);
+      assert.ok(entry.imagesPerSecond > 0);
+      assert.ok("rec" in entry && "kl" in entry, "the autoencoder's loss terms are logged");
+    }
+    const state = JSON.parse(await Deno.readTextFile(join(folder, "run", "state.json")));
+    assert.equal(state.step, 3);
+    assert.equal(state.position, 6);
+    assert.equal(data, join(folder, "data", "index.json"));
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});
+
+Deno.test("cheff train rejects an invalid pipeline in one line", async () => {
+  const folder = await Deno.makeTempDir();
+  try {
+    const pipeline = join(folder, "bad.json");
+    await Deno.writeTextFile(pipeline, JSON.stringify({ cheff: 1, train: { recipe: "autoencoder" } }));
+    const run = await cheff(["train", pipeline, "--cpu"]);
+    assert.equal(run.code, 1);
+    assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
+    assert.match(run.stderr, /bad\.json: \$\.train/);
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});

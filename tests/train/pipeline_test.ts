@@ -1,0 +1,59 @@
+/**
+ * Validation of a pipeline file's train section: defaults per recipe, paths
+ * relative to the file, and one-line errors that name the field.
+ */
+import assert from "node:assert/strict";
+import { CheffError } from "../../io/errors.ts";
+import { parseTrainPipeline } from "../../train/pipeline.ts";
+
+const BASE = {
+  cheff: 1,
+  models: { ldm: "models/ldm.pt" },
+  train: { recipe: "latent-diffusion", model: "ldm", data: "data/index.json", image_size: 64, batch_size: 2, steps: 10, lr: 2e-6, output: "runs/ldm" },
+};
+
+function rejects(json: unknown, pattern: RegExp): void {
+  assert.throws(() => parseTrainPipeline(json, "/p/pipe.json"), (e: Error) => e instanceof CheffError && pattern.test(e.message));
+}
+
+Deno.test("latent diffusion defaults to AdamW with EMA", () => {
+  const s = parseTrainPipeline(BASE, "/p/pipe.json");
+  assert.equal(s.optimizer, "adamw");
+  assert.equal(s.weightDecay, 0.01);
+  assert.deepEqual(s.betas, [0.9, 0.999]);
+  assert.equal(s.ema, true);
+  assert.equal(s.emaDecay, 0.9999);
+  assert.equal(s.flip, false);
+  assert.equal(s.model, "/p/models/ldm.pt");
+  assert.equal(s.data, "/p/data/index.json");
+  assert.equal(s.output, "/p/runs/ldm");
+});
+
+Deno.test("autoencoder defaults to Adam with betas 0.5 and 0.9", () => {
+  const s = parseTrainPipeline({ ...BASE, train: { ...BASE.train, recipe: "autoencoder" } }, "/p/pipe.json");
+  assert.equal(s.optimizer, "adam");
+  assert.deepEqual(s.betas, [0.5, 0.9]);
+  assert.equal(s.weightDecay, 0);
+  assert.equal(s.klWeight, 1e-6);
+  assert.equal(s.ema, false);
+});
+
+Deno.test("pipeline errors name the field", () => {
+  rejects({ ...BASE, cheff: 2 }, /\$\.cheff/);
+  rejects({ ...BASE, train: undefined }, /\$\.train: missing/);
+  rejects({ ...BASE, train: { ...BASE.train, recipe: "gan" } }, /\$\.train\.recipe: expected one of/);
+  rejects({ ...BASE, train: { ...BASE.train, lr: -1 } }, /\$\.train\.lr: expected a positive number/);
+  rejects({ ...BASE, train: { ...BASE.train, steps: 1.5 } }, /\$\.train\.steps/);
+  rejects({ ...BASE, train: { ...BASE.train, model: "nope" } }, /\$\.train\.model: 'nope' is not a name in \$\.models/);
+  rejects({ ...BASE, train: { ...BASE.train, batchsize: 2 } }, /\$\.train\.batchsize: unknown field/);
+  rejects({ ...BASE, train: { ...BASE.train, model: undefined } }, /\$\.train: needs a model/);
+  rejects({ ...BASE, train: { ...BASE.train, recipe: "super-resolution" } }, /\$\.train\.low_res_size/);
+});
+
+Deno.test("settings hash ignores paths but not settings", () => {
+  const a = parseTrainPipeline(BASE, "/p/pipe.json");
+  const moved = parseTrainPipeline(BASE, "/q/pipe.json", { output: "/elsewhere" });
+  const changed = parseTrainPipeline({ ...BASE, train: { ...BASE.train, lr: 1e-5 } }, "/p/pipe.json");
+  assert.equal(moved.hash, a.hash);
+  assert.notEqual(changed.hash, a.hash);
+});

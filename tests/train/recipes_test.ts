@@ -1,0 +1,80 @@
+/**
+ * Each recipe runs from the reference kit's small checkpoints through the
+ * runner on the host path, and the model file it writes loads back in the
+ * inference stage with the trained values (and, for latent diffusion, the EMA).
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { emaKey, loadUNet } from "../../stages/latent/load.ts";
+import { readModelFile } from "../../stages/load.ts";
+import { loadSuperResolution } from "../../stages/superres/load.ts";
+import { loadTextEncoder } from "../../stages/text/load.ts";
+import { parseTrainPipeline } from "../../train/pipeline.ts";
+import { MODEL_FILE, runTraining } from "../../train/runner.ts";
+import { loadState } from "../../train/state.ts";
+import { kitTest, referencePath } from "../kit.ts";
+import { writeTinyDataset } from "./helpers.ts";
+
+const UNCOND = referencePath("ldm_uncond.pt");
+const T2I = referencePath("ldm_t2i.pt");
+const SR = referencePath("sr.pt");
+const SR_IO = referencePath("sr_io.safetensors");
+
+async function train(folder: string, model: string, train: Record<string, unknown>, reports = false) {
+  const data = await writeTinyDataset(join(folder, "data"), reports);
+  const pipeline = { cheff: 1, models: { start: model }, train: { model: "start", data, batch_size: 2, steps: 2, save_every: 2, output: join(folder, "out"), ...train } };
+  const settings = parseTrainPipeline(pipeline, join(folder, "pipeline.json"));
+  const losses: number[] = [];
+  await runTraining(undefined, settings, { onStep: (r) => losses.push(r.loss) });
+  assert.equal(losses.length, 2);
+  for (const loss of losses) assert.ok(Number.isFinite(loss) && loss > 0, `loss ${loss}`);
+  return { settings, state: (await loadState(settings.output))!, modelPath: join(settings.output, MODEL_FILE) };
+}
+
+kitTest("unconditional latent diffusion trains and exports with its EMA", [UNCOND], async () => {
+  const folder = await Deno.makeTempDir();
+  try {
+    const { state, modelPath } = await train(folder, UNCOND, { recipe: "latent-diffusion", image_size: 64, lr: 1e-4 });
+    assert.equal(state.ema?.numUpdates, 2);
+    const { model } = await loadUNet(undefined, modelPath);
+    const name = "input_blocks.0.0.weight";
+    assert.deepEqual(model.weights.get(name).data, state.params.get(`model.diffusion_model.${name}`));
+    const { model: ema } = await loadUNet(undefined, modelPath, { ema: true });
+    assert.deepEqual(ema.weights.get(name).data, state.ema!.shadows.get(`model.diffusion_model.${name}`));
+    const file = await readModelFile(modelPath);
+    assert.equal(Number(file.state.get("model_ema.num_updates")!.data[0]), 2);
+    assert.ok(file.state.has(emaKey(name)));
+    assert.ok(file.state.has("first_stage_model.encoder.conv_in.weight"), "the frozen autoencoder travels with the model");
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});
+
+kitTest("report-conditioned latent diffusion trains the text encoder too", [T2I], async () => {
+  const folder = await Deno.makeTempDir();
+  try {
+    const before = await loadTextEncoder(undefined, T2I);
+    const { state, modelPath } = await train(folder, T2I, { recipe: "latent-diffusion", image_size: 64, lr: 1e-4 }, true);
+    const key = "cond_stage_model.transformer.attn_layers.layers.0.1.to_q.weight";
+    const trained = state.params.get(key)!;
+    assert.notDeepEqual(trained, before.model.weights.get("attn_layers.layers.0.1.to_q.weight").data);
+    assert.ok(!state.ema!.shadows.has(key), "the text encoder has no EMA shadow");
+    const after = await loadTextEncoder(undefined, modelPath);
+    assert.deepEqual(after.model.weights.get("attn_layers.layers.0.1.to_q.weight").data, trained);
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});
+
+kitTest("super-resolution trains from low-resolution copies", [SR, SR_IO], async () => {
+  const folder = await Deno.makeTempDir();
+  try {
+    const config = JSON.parse(new TextDecoder().decode(Deno.readFileSync(SR_IO).subarray(0, 0)) || "null");
+    void config;
+    const { state, modelPath } = await train(folder, SR, { recipe: "super-resolution", image_size: 32, low_res_size: 8, lr: 1e-4 });
+    const { model } = await loadSuperResolution(undefined, modelPath);
+    assert.deepEqual(model.weights.get("init_conv.weight").data, state.params.get("init_conv.weight"));
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});

@@ -1,0 +1,178 @@
+/**
+ * The training loop: batches from the data order, one recorded forward and
+ * backward pass per step, gradient clipping, the optimizer with learning-rate
+ * warm-up, the EMA, a JSON log line per step, and every `save_every` steps the
+ * training state and a model file the inference stages load.
+ *
+ * Every random draw is a function of (seed, step, data position), and the state
+ * holds the exact float32 parameters and moments, so a run that is killed and
+ * resumed from its last save ends with the same weights as one that ran
+ * straight through.
+ */
+import { join } from "node:path";
+import type { Gpu } from "../gpu/device.ts";
+import { CheffError } from "../io/errors.ts";
+import { Tape } from "./autograd.ts";
+import { TrainingData } from "./data.ts";
+import { Ema } from "./ema.ts";
+import { Adam, clearDerived, clipGradNorm, ParameterStore, warmupLr } from "./optim.ts";
+import type { TrainSettings } from "./pipeline.ts";
+import { createSetup } from "./setup.ts";
+import { loadState, saveState, writeModelFile } from "./state.ts";
+
+export const MODEL_FILE = "model.safetensors";
+export const LOG_FILE = "log.jsonl";
+
+/** What one finished step reports (also the fields of its log line). */
+export interface StepReport {
+  step: number;
+  steps: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  imagesPerSecond: number;
+  secondsLeft: number;
+  terms?: Record<string, number>;
+}
+
+export interface RunOptions {
+  /** Continue from the state in the output folder (an error when absent is not raised: the run starts fresh). */
+  resume?: boolean;
+  /** Stop after this many steps in this call without a final save (tests use it to interrupt a run). */
+  stopAfter?: number;
+  onStep?: (report: StepReport) => void;
+  /** Informational lines (resumed from, saved to). */
+  note?: (message: string) => void;
+}
+
+export interface RunResult {
+  step: number;
+  /** The parameters at the end, by checkpoint key name. */
+  params: Map<string, Float32Array>;
+}
+
+/** Trains on `gpu` (the host path when undefined) with `settings`. */
+export async function runTraining(gpu: Gpu | undefined, settings: TrainSettings, options: RunOptions = {}): Promise<RunResult> {
+  const saved = await loadState(settings.output);
+  if (saved && !options.resume) {
+    throw new CheffError(
+      `${settings.output}: holds a training state at step ${saved.info.step}; pass --resume to continue it or choose another output folder`,
+    );
+  }
+  if (saved && saved.info.settingsHash !== settings.hash) {
+    throw new CheffError(
+      `${settings.output}: the saved state was made with a different train section; restore those settings or choose another output folder`,
+    );
+  }
+
+  const setup = await createSetup(gpu, settings);
+  try {
+    const store = await ParameterStore.from(setup.trainable);
+    const optimizer = new Adam(store, {
+      lr: settings.lr,
+      betas: settings.betas,
+      eps: settings.eps,
+      weightDecay: settings.weightDecay,
+    }, settings.optimizer === "adamw");
+    const emaInitial = new Map(setup.emaNames.map((name) => [name, store.values.get(name)!]));
+    let ema = setup.emaNames.length > 0 ? new Ema(emaInitial, settings.emaDecay) : undefined;
+    let step = 0;
+    let position = 0;
+    if (saved) {
+      store.load(saved.params);
+      optimizer.load(saved.optimizer);
+      if (ema) {
+        if (!saved.ema) throw new CheffError(`${settings.output}: the saved state has no EMA, but the settings ask for one`);
+        ema = Ema.fromState(saved.ema);
+      }
+      step = saved.info.step;
+      position = saved.info.position;
+      options.note?.(`resuming from step ${step} of ${settings.steps}`);
+    }
+    for (const t of setup.trainable.values()) clearDerived(t);
+
+    const data = await TrainingData.open({
+      index: settings.data,
+      size: setup.imageSize,
+      channels: setup.channels,
+      batchSize: settings.batchSize,
+      seed: settings.seed,
+      flip: settings.flip,
+      exclude: settings.exclude,
+      requireReports: setup.requireReports,
+    });
+
+    await Deno.mkdir(settings.output, { recursive: true });
+    const logPath = join(settings.output, LOG_FILE);
+    const started = performance.now();
+    const firstStep = step;
+    let stepsThisCall = 0;
+
+    const save = async () => {
+      await saveState(settings.output, {
+        info: { step, position, seed: settings.seed, recipe: settings.recipe, settingsHash: settings.hash },
+        params: store.values,
+        optimizer: optimizer.state(),
+        ema: ema?.state(),
+      });
+      const model = setup.exportModel(store.values, ema);
+      await writeModelFile(join(settings.output, MODEL_FILE), model.tensors, model.config);
+      options.note?.(`saved step ${step} to ${settings.output}`);
+    };
+
+    while (step < settings.steps) {
+      if (options.stopAfter !== undefined && stepsThisCall >= options.stopAfter) break;
+      const batch = await data.batch(position);
+      const tape = new Tape();
+      for (const t of setup.trainable.values()) tape.watch(t);
+      const outcome = await setup.step(tape, batch, step);
+
+      // PyTorch leaves a parameter that no gradient reached untouched (its grad is None); so does Adam.apply.
+      const grads = new Map<string, Float32Array>();
+      for (const [name, t] of setup.trainable) {
+        const g = outcome.grads.get(t);
+        if (!g) continue;
+        grads.set(name, g.isGpu ? await g.read() : Float32Array.from(g.data));
+        g.release();
+      }
+      outcome.grads.release();
+      tape.release();
+      if (!Number.isFinite(outcome.loss)) {
+        throw new CheffError(`training diverged at step ${step + 1}: the loss is ${outcome.loss}; lower the learning rate`);
+      }
+
+      const gradNorm = settings.clipGradNorm > 0 ? clipGradNorm(grads, settings.clipGradNorm) : globalNorm(grads);
+      optimizer.lr = warmupLr(settings.lr, step, settings.warmupSteps);
+      optimizer.apply(grads);
+      ema?.update(store.values);
+      step++;
+      stepsThisCall++;
+      position += settings.batchSize;
+
+      const seconds = (performance.now() - started) / 1000;
+      const perStep = seconds / (step - firstStep);
+      const report: StepReport = {
+        step,
+        steps: settings.steps,
+        loss: outcome.loss,
+        lr: optimizer.lr,
+        gradNorm,
+        imagesPerSecond: settings.batchSize / perStep,
+        secondsLeft: perStep * (settings.steps - step),
+        terms: outcome.terms,
+      };
+      await Deno.writeTextFile(logPath, JSON.stringify({ ...report, ...report.terms, terms: undefined }) + "\n", { append: true });
+      options.onStep?.(report);
+      if (step % settings.saveEvery === 0 || step === settings.steps) await save();
+    }
+    return { step, params: store.values };
+  } finally {
+    setup.release();
+  }
+}
+
+function globalNorm(grads: Map<string, Float32Array>): number {
+  let squares = 0;
+  for (const g of grads.values()) for (const v of g) squares += v * v;
+  return Math.sqrt(squares);
+}

@@ -37,7 +37,9 @@ export function splitRows(
   }
   const rowsPerChunk = Math.floor(maxChunkBytes / (Math.max(width, 1) * 4));
   if (rowsPerChunk < 1) {
-    throw new Error(`splitRows: one row of ${width} float32 values is over the chunk size of ${maxChunkBytes} bytes`);
+    throw new Error(
+      `splitRows: one row of ${width} float32 values exceeds the chunk size of ${maxChunkBytes} bytes`,
+    );
   }
   const chunks: Tensor[] = [];
   for (let first = 0; first < vocabulary; first += rowsPerChunk) {

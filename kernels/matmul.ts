@@ -1,8 +1,12 @@
 /**
  * Matrix products: `matmul` (batched, either operand transposed, scaled by
  * alpha) and `linear` (PyTorch's nn.Linear, y = x wᵀ + b), each with a plain
- * TypeScript reference. The WGSL kernel computes an 8×8 block of outputs per
- * invocation; see kernels/wgsl/matmul.wgsl for the layouts it accepts.
+ * TypeScript reference. Each WGSL invocation computes a block of outputs in
+ * registers: 32 × 32 on CPU adapters such as lavapipe, 8 × 8 elsewhere. See
+ * kernels/wgsl/matmul.wgsl for the layouts it accepts and the measured speeds.
+ *
+ * NOTE: each operand and the result must fit one storage binding (gpu.maxBinding,
+ * 128 MiB on lavapipe). A larger product throws, because it does not yet run in pieces.
  */
 import type { Gpu, ParamLayout } from "../gpu/device.ts";
 import { shapeString, Tensor } from "../gpu/tensor.ts";
@@ -49,12 +53,8 @@ const LAYOUT: ParamLayout = [
   ["alpha", "f32"],
 ];
 
-const TRANSPOSE_LAYOUT: ParamLayout = [["rows", "u32"], ["cols", "u32"]];
-
 /** Invocations (one block of C each) per workgroup. */
 const BLOCKS_PER_WORKGROUP = 64;
-/** Side of the transpose kernel's square workgroup. */
-const WORKGROUP_SIDE = 8;
 
 /** Works out the product's shape and strides from the operands' shapes, checking they agree. */
 function planMatmul(a: Tensor, b: Tensor, options: MatmulOptions): { plan: MatmulPlan; shape: number[] } {
@@ -65,6 +65,7 @@ function planMatmul(a: Tensor, b: Tensor, options: MatmulOptions): { plan: Matmu
   if (a.shape.length < 2 || a.shape.length > 3 || b.shape.length < 2 || b.shape.length > 3) {
     throw new Error(`${describe()}: operands must have rank 2 or 3`);
   }
+
   const aBatches = a.shape.length === 3 ? a.shape[0] : 1;
   const bBatches = b.shape.length === 3 ? b.shape[0] : 1;
   const [aRows, aCols] = a.shape.slice(-2);
@@ -75,6 +76,7 @@ function planMatmul(a: Tensor, b: Tensor, options: MatmulOptions): { plan: Matmu
   if (aBatches !== bBatches && a.shape.length === 3 && b.shape.length === 3) {
     throw new Error(`${describe()}: batch sizes ${aBatches} and ${bBatches} differ`);
   }
+
   const batch = Math.max(aBatches, bBatches);
   const plan: MatmulPlan = {
     batch, m, n, k,
@@ -95,8 +97,14 @@ function planMatmul(a: Tensor, b: Tensor, options: MatmulOptions): { plan: Matmu
   return { plan, shape };
 }
 
-/** Computes C[bt, m, n] = alpha · Σ_k A[bt, m, k] · B[bt, k, n] (+ bias[n]) with plain loops, summing in float64. */
-function referenceProduct(a: Float32Array, b: Float32Array, c: Float32Array, p: MatmulPlan, bias?: Float32Array): void {
+/** Computes C[bt, m, n] = alpha · Σ_k A[bt, m, k] · B[bt, k, n] (+ bias[n]) with plain float64 loops. */
+function referenceProduct(
+  a: Float32Array,
+  b: Float32Array,
+  c: Float32Array,
+  p: MatmulPlan,
+  bias?: Float32Array,
+): void {
   if (p.aCol === 1 && p.bRow === 1) {
     referenceDotProducts(a, b, c, p, bias);
     return;
@@ -117,7 +125,13 @@ function referenceProduct(a: Float32Array, b: Float32Array, c: Float32Array, p: 
 }
 
 /** Computes the same sum as one dot product per output, for operands contiguous along k (as in linear). */
-function referenceDotProducts(a: Float32Array, b: Float32Array, c: Float32Array, p: MatmulPlan, bias?: Float32Array): void {
+function referenceDotProducts(
+  a: Float32Array,
+  b: Float32Array,
+  c: Float32Array,
+  p: MatmulPlan,
+  bias?: Float32Array,
+): void {
   for (let bt = 0; bt < p.batch; bt++) {
     for (let m = 0; m < p.m; m++) {
       const am = p.aOffset + bt * p.aBatch + m * p.aRow;
@@ -132,22 +146,39 @@ function referenceDotProducts(a: Float32Array, b: Float32Array, c: Float32Array,
   }
 }
 
+export interface DispatchOptions {
+  /** [N] values added to every row of C. */
+  bias?: Tensor;
+  /** Row statistics of A's softmax; see `dispatchMatmul`. */
+  softmaxStats?: Tensor;
+  /** Whether a plan with a vector layout runs in 32 × 32 blocks, not 8 × 8 (default: on CPU adapters). */
+  wide?: boolean;
+}
+
 /**
- * Tells whether the adapter is a CPU rasteriser such as Mesa's lavapipe, where the
- * kernel with 32 × 32 blocks per invocation is the fastest; a GPU would spill them.
+ * Tells whether the adapter is a CPU rasteriser such as Mesa's lavapipe, where
+ * 32 × 32 blocks per invocation are fastest.
+ * NOTE: 8 × 8 blocks for GPUs is a guess, not a measurement: 1,024 accumulators per
+ * invocation would spill a GPU's registers, but no GPU has been timed.
  */
 function isCpuAdapter(gpu: Gpu): boolean {
   return gpu.isFallback || /llvmpipe|lavapipe|swiftshader|softpipe/i.test(gpu.adapterDescription);
 }
 
 /**
- * Tells whether the vec4 kernel can run a plan. It loads 4 consecutive k of A and
- * 4 consecutive n of B at once, so A must be contiguous along k and B along n, and
- * every offset, stride and the sizes along those axes must be multiples of 4.
+ * Returns which vec4 kernel can run a plan, if any. Both load 4 consecutive k of A
+ * at once, so A must be contiguous along k. "nn" also loads 4 consecutive n of B
+ * (B contiguous along n, N a multiple of 4). "nt" loads 4 consecutive k of each
+ * column of B (B contiguous along k, as linear's [O, K] weight and attention's keys
+ * are). K and every offset and stride read that way must be multiples of 4.
  */
-export function vectorisable(p: MatmulPlan): boolean {
-  return p.aCol === 1 && p.bCol === 1 &&
-    [p.k, p.n, p.aOffset, p.aBatch, p.aRow, p.bOffset, p.bBatch, p.bRow].every((v) => v % 4 === 0);
+export function vectorLayout(p: MatmulPlan): "nn" | "nt" | undefined {
+  if (p.aCol !== 1 || ![p.k, p.aOffset, p.aBatch, p.aRow, p.bOffset, p.bBatch].every((v) => v % 4 === 0)) {
+    return undefined;
+  }
+  if (p.bCol === 1 && p.n % 4 === 0 && p.bRow % 4 === 0) return "nn";
+  if (p.bRow === 1 && p.bCol % 4 === 0) return "nt";
+  return undefined;
 }
 
 /**
@@ -155,9 +186,9 @@ export function vectorisable(p: MatmulPlan): boolean {
  * are in elements, so a caller can run the product over part of larger tensors
  * (attention does, one chunk of query rows at a time).
  *
- * With `softmaxStats` ([batch · M, 2]: each row's max and 1 / sum, from softmax's
- * `dispatchRowStats`), the product uses softmax(A) in place of A. That needs a
- * vectorisable plan and excludes a bias.
+ * `options.softmaxStats` is [batch · M, 2], each row's max and 1 / sum from
+ * softmax's `dispatchRowStats`. With it the product uses softmax(A) in place of A,
+ * which needs a plan with a vector layout and excludes a bias.
  */
 export function dispatchMatmul(
   gpu: Gpu,
@@ -165,22 +196,24 @@ export function dispatchMatmul(
   b: Tensor,
   c: Tensor,
   plan: MatmulPlan,
-  bias?: Tensor,
-  softmaxStats?: Tensor,
+  options: DispatchOptions = {},
 ): void {
   const p = plan;
+  const { bias, softmaxStats } = options;
   if (p.batch === 0 || p.m === 0 || p.n === 0) return;
-  const vectorised = vectorisable(p);
-  if (softmaxStats && (!vectorised || bias)) {
-    throw new Error("dispatchMatmul: a softmax of A needs a vectorisable plan and no bias");
+  const layout = vectorLayout(p);
+  if (softmaxStats && (!layout || bias)) {
+    throw new Error("dispatchMatmul: a softmax of A needs a plan with a vector layout and no bias");
   }
-  const wide = vectorised && isCpuAdapter(gpu);
-  const entry = wide ? "matmul_vec4_wide" : vectorised ? "matmul_vec4" : "matmul";
+  const wide = layout !== undefined && (options.wide ?? isCpuAdapter(gpu));
+  let entry = "matmul";
+  if (layout) entry = `matmul_vec4${layout === "nt" ? "_nt" : ""}${wide ? "_wide" : ""}`;
   const block = wide ? 32 : 8;
   const blocks = Math.ceil(p.m / block) * Math.ceil(p.n / block);
+  const constants = layout ? { SOFTMAX_A: softmaxStats ? 1 : 0 } : undefined;
   gpu.dispatch(
     `matmul.${entry}`,
-    gpu.pipeline("matmul", wgsl("matmul"), entry, vectorised ? { SOFTMAX_A: softmaxStats ? 1 : 0 } : undefined),
+    gpu.pipeline("matmul", wgsl("matmul"), entry, constants),
     LAYOUT,
     {
       m: p.m, n: p.n, k: p.k, batch: p.batch,
@@ -215,38 +248,10 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   return c;
 }
 
-/** Returns the [cols, rows] transpose of a GPU tensor viewed as [rows, cols], as a new tensor. */
-export function transpose2d(x: Tensor, rows: number, cols: number): Tensor {
-  const gpu = x.gpu;
-  if (!gpu) throw new Error("transpose2d: x must live on the GPU");
-  if (rows * cols !== x.size) throw new Error(`transpose2d: ${shapeString(x.shape)} is not ${rows} × ${cols}`);
-  const xt = Tensor.empty(gpu, [cols, rows]);
-  if (x.size === 0) return xt;
-  gpu.dispatch(
-    "matmul.transpose",
-    gpu.pipeline("matmul", wgsl("matmul"), "transpose"),
-    TRANSPOSE_LAYOUT,
-    { rows, cols },
-    [x.binding(), xt.binding()],
-    [Math.ceil(cols / WORKGROUP_SIDE), Math.ceil(rows / WORKGROUP_SIDE)],
-  );
-  return xt;
-}
-
-/** Returns the [K, O] transpose of a [O, K] weight, made once and cached in `w.derived`. */
-function transposedWeight(w: Tensor): Tensor {
-  let wt = w.derived.get("transposed");
-  if (!wt) {
-    wt = transpose2d(w, w.shape[0], w.shape[1]);
-    w.derived.set("transposed", wt);
-  }
-  return wt;
-}
-
 /**
  * Applies PyTorch's nn.Linear: y = x wᵀ + b for x [..., K], w [O, K] and b [O]; returns [..., O].
- * On the GPU the weight's [K, O] transpose is made on first use and kept with the
- * weight (in `w.derived`), so the kernel reads both operands with vector loads.
+ * The kernel reads w in its stored layout (the "nt" vector layout when K is a
+ * multiple of 4), so no transposed copy of the weight is kept.
  *
  * @example
  * const h = linear(x, weights["fc1.weight"], weights["fc1.bias"]); // [L, 5120] from [L, 1280]
@@ -254,15 +259,20 @@ function transposedWeight(w: Tensor): Tensor {
 export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
   const k = x.shape[x.shape.length - 1];
   if (w.shape.length !== 2 || w.shape[1] !== k) {
-    throw new Error(`linear: weight ${shapeString(w.shape)} does not fit input ${shapeString(x.shape)}; expected [O, ${k}]`);
+    throw new Error(
+      `linear: weight ${shapeString(w.shape)} does not fit input ${shapeString(x.shape)}; expected [O, ${k}]`,
+    );
   }
   const o = w.shape[0];
   if (b && (b.shape.length !== 1 || b.shape[0] !== o)) {
-    throw new Error(`linear: bias ${shapeString(b.shape)} does not fit weight ${shapeString(w.shape)}; expected [${o}]`);
+    throw new Error(
+      `linear: bias ${shapeString(b.shape)} does not fit weight ${shapeString(w.shape)}; expected [${o}]`,
+    );
   }
   if (x.isGpu !== w.isGpu || (b && b.isGpu !== x.isGpu)) {
     throw new Error("linear: input, weight and bias must all live on the GPU or all on the host");
   }
+
   const rows = k === 0 ? 0 : x.size / k;
   const y = Tensor.like(x, [...x.shape.slice(0, -1), o]);
   const plan: MatmulPlan = {
@@ -276,7 +286,6 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor): Tensor {
     referenceProduct(x.data, w.data, y.data, plan, b?.data);
     return y;
   }
-  const wt = transposedWeight(w);
-  dispatchMatmul(x.gpu, x, wt, y, { ...plan, bRow: o, bCol: 1 }, b);
+  dispatchMatmul(x.gpu, x, w, y, plan, { bias: b });
   return y;
 }

@@ -59,7 +59,14 @@ export function dispatchSoftmax(
  * [rows, 2]. A later kernel then applies the softmax as it reads x (attention's
  * value product does).
  */
-export function dispatchRowStats(gpu: Gpu, x: Tensor, stats: Tensor, rows: number, length: number, scale: number): void {
+export function dispatchRowStats(
+  gpu: Gpu,
+  x: Tensor,
+  stats: Tensor,
+  rows: number,
+  length: number,
+  scale: number,
+): void {
   if (rows === 0 || length === 0) return;
   gpu.dispatch(
     "softmax.row_stats",

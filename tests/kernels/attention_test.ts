@@ -22,17 +22,19 @@ Deno.test("self-attention GPU matches reference", async () => {
   const [k, gk] = await randomPair([3, 76, 16], 64);
   const [v, gv] = await randomPair([3, 76, 20], 65);
   const scale = 1 / Math.sqrt(16);
-  assertClose(await attention(gq, gk, gv, scale).read(), attention(q, k, v, scale).data, 1e-5, "self-attention");
+  const expected = attention(q, k, v, scale).data;
+  assertClose(await attention(gq, gk, gv, scale).read(), expected, 1e-5, "self-attention");
 });
 
 Deno.test("cross-attention GPU matches reference, 150 keys", async () => {
-  // 150 context tokens and 28-channel heads, as in the text-conditioned U-Net; Lk = 150 is not a multiple of 4,
-  // so the softmax runs as a separate pass.
+  // 150 context tokens and 28-channel heads, as in the text-conditioned U-Net.
+  // Lk = 150 is not a multiple of 4, so the softmax runs as a separate pass.
   const [q, gq] = await randomPair([2, 50, 28], 66);
   const [k, gk] = await randomPair([2, 150, 28], 67);
   const [v, gv] = await randomPair([2, 150, 28], 68);
   const scale = 1 / Math.sqrt(28);
-  assertClose(await attention(gq, gk, gv, scale).read(), attention(q, k, v, scale).data, 1e-5, "cross-attention");
+  const expected = attention(q, k, v, scale).data;
+  assertClose(await attention(gq, gk, gv, scale).read(), expected, 1e-5, "cross-attention");
 });
 
 Deno.test("attention GPU matches reference in chunks", async () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import { getGpu } from "../../gpu/device.ts";
 import { Tensor } from "../../gpu/tensor.ts";
-import { linear, matmul } from "../../kernels/matmul.ts";
+import { dispatchMatmul, linear, matmul, type MatmulPlan, vectorLayout } from "../../kernels/matmul.ts";
 import { assertClose, randomPair } from "./helpers.ts";
 
 Deno.test("matmul reference computes a known product", () => {
@@ -66,8 +67,8 @@ Deno.test("linear reference adds bias", () => {
 });
 
 Deno.test("linear GPU matches reference", async () => {
-  // K = 40 and O = 36 take the vec4 kernel; K = 21 and O = 19 the scalar one.
-  for (const [rows, k, o, seed] of [[13, 40, 36, 20], [21, 21, 19, 30]]) {
+  // K = 40 takes the "nt" vec4 kernels, which allow O = 38 (not a multiple of 4); K = 21 the scalar one.
+  for (const [rows, k, o, seed] of [[13, 40, 38, 20], [21, 21, 19, 30]]) {
     const [x, gx] = await randomPair([2, rows, k], seed);
     const [w, gw] = await randomPair([o, k], seed + 1);
     const [b, gb] = await randomPair([o], seed + 2);
@@ -77,13 +78,44 @@ Deno.test("linear GPU matches reference", async () => {
   }
 });
 
-Deno.test("linear caches the transposed weight", async () => {
-  const [, gx] = await randomPair([4, 8], 40);
-  const [, gw] = await randomPair([12, 8], 41);
-  linear(gx, gw).release();
-  linear(gx, gw).release();
-  assert.equal(gw.derived.size, 1);
-  const transposed = [...gw.derived.values()][0];
-  gw.release();
-  assert.ok(transposed.released);
+Deno.test("matmul vec4 kernels agree in every layout", async () => {
+  // The 8 × 8 kernels serve GPUs and the 32 × 32 ones CPU adapters; run both here whatever the adapter.
+  const gpu = await getGpu();
+  const [a, ga] = await randomPair([2, 45, 28], 90);
+  const [b, gb] = await randomPair([2, 28, 76], 91);
+  const [bias, gbias] = await randomPair([76], 92);
+  const expected = new Float32Array(2 * 45 * 76);
+  const sums = matmul(a, b, { alpha: 0.75 }).data;
+  for (let i = 0; i < expected.length; i++) expected[i] = sums[i] + bias.data[i % 76];
+  const plan: MatmulPlan = {
+    batch: 2, m: 45, n: 76, k: 28,
+    aOffset: 0, aBatch: 45 * 28, aRow: 28, aCol: 1,
+    bOffset: 0, bBatch: 28 * 76, bRow: 76, bCol: 1,
+    cOffset: 0, cBatch: 45 * 76, cRow: 76,
+    alpha: 0.75,
+  };
+  assert.equal(vectorLayout(plan), "nn");
+  for (const wide of [false, true]) {
+    const c = Tensor.empty(gpu, [2, 45, 76]);
+    dispatchMatmul(gpu, ga, gb, c, plan, { bias: gbias, wide });
+    assertClose(await c.read(), expected, 1e-5, wide ? "nn, 32 × 32 blocks" : "nn, 8 × 8 blocks");
+    c.release();
+  }
+
+  // The same product with B stored as [B, N, K] takes the "nt" kernels.
+  const bt = new Float32Array(2 * 76 * 28);
+  for (let t = 0; t < 2; t++) {
+    for (let kk = 0; kk < 28; kk++) {
+      for (let n = 0; n < 76; n++) bt[(t * 76 + n) * 28 + kk] = b.data[(t * 28 + kk) * 76 + n];
+    }
+  }
+  const gbt = Tensor.from(gpu, [2, 76, 28], bt);
+  const ntPlan: MatmulPlan = { ...plan, bBatch: 76 * 28, bRow: 1, bCol: 28 };
+  assert.equal(vectorLayout(ntPlan), "nt");
+  for (const wide of [false, true]) {
+    const c = Tensor.empty(gpu, [2, 45, 76]);
+    dispatchMatmul(gpu, ga, gbt, c, ntPlan, { bias: gbias, wide });
+    assertClose(await c.read(), expected, 1e-5, wide ? "nt, 32 × 32 blocks" : "nt, 8 × 8 blocks");
+    c.release();
+  }
 });

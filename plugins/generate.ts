@@ -1,21 +1,33 @@
 /**
- * Runs a generation pipeline: the items of the run (images, one per seed, per
- * report line or per input image), split into contiguous shards and batches,
- * each batch sent through the declared stage chain, each image written with its
- * provenance, and a manifest (JSON and CSV) listing every file.
+ * Runs a generation pipeline. The run's items are images: `count` per input
+ * image and per report, or `count` in all. They are split into contiguous
+ * shards and batches, each batch goes through the declared stage chain, each
+ * image is written with its provenance, and a manifest (JSON and CSV) lists
+ * every file.
  *
- * Item i of a run always gets seed `seed + i` and file `PREFIX<i>`, so batch
- * size and sharding change neither which image gets which seed nor its name;
- * shards 0…n−1 together give exactly the images of the unsharded run. Items
- * whose file already exists are skipped, so an interrupted run resumes.
+ * Item i of a run always gets seed `seed + i` and file `<prefix><i>.png` (i
+ * padded to 5 digits), so batch size and sharding change neither which image
+ * gets which seed nor its name, and shards 0…n−1 together give exactly the
+ * images of the unsharded run. Each image's provenance (PNG text chunks) is
+ * what `cheff diffuse --seed <seed + i> | cheff decode …` would write for it
+ * alone, so a shell pipe and a pipeline file give the same bytes. Items whose
+ * file already exists are skipped, so an interrupted run resumes.
+ *
+ * What each stage gets besides its own settings: `model` (resolved path);
+ * `seed` (the batch's first item's seed; image j of the batch uses seed + j)
+ * for latent-diffusion, super-resolution and third-party plugins; `count` for a
+ * first stage that starts from nothing; `report` (one string, or one per image)
+ * and `mask` for the latent-diffusion stage.
  */
 import { basename, join } from "node:path";
 import { CheffError } from "../io/errors.ts";
 import { checkWritable, writeFileAtomic } from "../io/files.ts";
-import type { Stream } from "../io/stream.ts";
+import type { HistoryEntry, Stream } from "../io/stream.ts";
 import { readImageInputs, writeImageOutputs } from "../io/image/streams.ts";
+import { readPngText } from "../io/image/write.ts";
 import type { RunContext } from "./context.ts";
 import type { Pipeline } from "./pipeline.ts";
+import { BUILTIN_PLUGINS } from "./registry.ts";
 
 export interface Shard {
   index: number;
@@ -37,8 +49,10 @@ export interface ManifestEntry {
   report: string | null;
   input: string | null;
   synthetic: boolean;
+  /** Stage name → SHA-256 of its model file. */
   models: Record<string, string>;
-  steps: Record<string, unknown>[];
+  /** Every stage's command and settings, as the image's `cheff:history` text chunk records them. */
+  history: HistoryEntry[];
 }
 
 /** Parses `i/n` (shards numbered from 0). */
@@ -52,31 +66,31 @@ export function parseShard(text: string): Shard {
   return { index, count };
 }
 
-/** The run's items in order: per input image or report line, `count` each; otherwise `count` in all. */
+/** Lists the run's items in order: for each input image, for each report, `count` images. */
 export function planItems(pipeline: Pipeline): Item[] {
   const { prefix, format } = pipeline.output;
   const extension = format === "dicom" ? "dcm" : "png";
-  const groups: { report?: string; input?: string }[] = pipeline.inputs.length > 0
-    ? pipeline.inputs.map((input) => ({ input }))
-    : pipeline.reports
-    ? pipeline.reports.map((report) => ({ report }))
-    : [{}];
+  const inputs: (string | undefined)[] = pipeline.inputs.length > 0 ? pipeline.inputs : [undefined];
+  const reports: (string | undefined)[] = pipeline.reports ?? [undefined];
   const items: Item[] = [];
-  for (const group of groups) {
-    for (let c = 0; c < pipeline.count; c++) {
-      const index = items.length;
-      items.push({
-        index,
-        seed: pipeline.seed + index,
-        ...group,
-        file: `${prefix}${String(index).padStart(5, "0")}.${extension}`,
-      });
+  for (const input of inputs) {
+    for (const report of reports) {
+      for (let c = 0; c < pipeline.count; c++) {
+        const index = items.length;
+        items.push({
+          index,
+          seed: pipeline.seed + index,
+          ...(report !== undefined ? { report } : {}),
+          ...(input !== undefined ? { input } : {}),
+          file: `${prefix}${String(index).padStart(5, "0")}.${extension}`,
+        });
+      }
     }
   }
   return items;
 }
 
-/** The contiguous block of items that shard i of n runs. */
+/** Returns the contiguous block of items that shard i of n runs. */
 export function shardItems(items: Item[], shard: Shard | undefined): Item[] {
   if (!shard) return items;
   const start = Math.floor((shard.index * items.length) / shard.count);
@@ -84,13 +98,17 @@ export function shardItems(items: Item[], shard: Shard | undefined): Item[] {
   return items.slice(start, end);
 }
 
-/** Splits items into batches of consecutive indices sharing one report and input kind. */
+/**
+ * Splits items into batches of at most `batchSize` consecutive indices, because
+ * the plugins give image j of a batch the seed of its first image + j.
+ * Items with different reports share a batch: the stage gets one report per image.
+ */
 export function batchItems(items: Item[], batchSize: number): Item[][] {
   const batches: Item[][] = [];
   for (const item of items) {
     const last = batches.at(-1);
     const previous = last?.at(-1);
-    if (last && previous && last.length < batchSize && previous.index + 1 === item.index && previous.report === item.report) {
+    if (last && previous && last.length < batchSize && previous.index + 1 === item.index) {
       last.push(item);
     } else {
       batches.push([item]);
@@ -101,12 +119,13 @@ export function batchItems(items: Item[], batchSize: number): Item[][] {
 
 export interface GenerateOptions {
   shard?: Shard;
+  /** Regenerate items whose file exists instead of skipping them. */
   overwrite?: boolean;
-  /** Called after each batch with the files written so far and in all. */
+  /** Called after each batch with the number of this shard's images finished and in all. */
   onBatch?: (done: number, total: number) => void;
 }
 
-/** Runs the pipeline and returns the manifest entries of this run (shard). */
+/** Runs the pipeline and returns the manifest entries of this run (or shard), skipped items included. */
 export async function runGeneration(pipeline: Pipeline, context: RunContext, options: GenerateOptions = {}): Promise<ManifestEntry[]> {
   const dir = pipeline.output.dir;
   await Deno.mkdir(dir, { recursive: true }).catch((error) => {
@@ -115,28 +134,31 @@ export async function runGeneration(pipeline: Pipeline, context: RunContext, opt
   const suffix = options.shard ? `-shard-${options.shard.index}-of-${options.shard.count}` : "";
   const manifestJson = join(dir, `manifest${suffix}.json`);
   const manifestCsv = join(dir, `manifest${suffix}.csv`);
-  const previous = readPreviousManifest(manifestJson);
 
   const items = shardItems(planItems(pipeline), options.shard);
-  const todo = items.filter((item) => options.overwrite || !exists(join(dir, item.file)));
-  if (!options.overwrite) {
-    for (const item of todo) checkWritable(join(dir, item.file));
-  }
   const entries = new Map<string, ManifestEntry>();
+  const todo: Item[] = [];
+  const previous = readPreviousManifests(dir);
   for (const item of items) {
-    const old = previous.get(item.file);
-    if (old && !todo.includes(item)) entries.set(item.file, old);
+    const path = join(dir, item.file);
+    const skipped = options.overwrite ? undefined : finishedEntry(item, path, previous);
+    if (skipped) entries.set(item.file, skipped);
+    else {
+      checkWritable(path, { overwrite: true });
+      todo.push(item);
+    }
   }
 
   let done = items.length - todo.length;
+  if (todo.length === 0) options.onBatch?.(done, items.length);
   for (const batch of batchItems(todo, pipeline.batchSize)) {
     const result = await runBatch(pipeline, batch, context);
     const itemLength = result.tensor.data.length / batch.length;
     for (const [j, item] of batch.entries()) {
       const single: Stream = {
         ...result,
-        tensor: { shape: [1, ...result.tensor.shape.slice(1)], data: result.tensor.data.subarray(j * itemLength, (j + 1) * itemLength) },
-        history: result.history.map((h) => ("seed" in h ? { ...h, seed: item.seed, count: 1 } : h)),
+        tensor: { shape: [1, ...result.tensor.shape.slice(1)], data: result.tensor.data.slice(j * itemLength, (j + 1) * itemLength) },
+        history: itemHistory(result.history, item),
       };
       await writeImageOutputs(single, join(dir, item.file), {
         bits: pipeline.output.bits,
@@ -151,11 +173,12 @@ export async function runGeneration(pipeline: Pipeline, context: RunContext, opt
         input: item.input ? basename(item.input) : null,
         synthetic: single.synthetic,
         models: single.models,
-        steps: single.history,
+        history: single.history,
       });
     }
     done += batch.length;
     options.onBatch?.(done, items.length);
+    // Written after every batch, so an interrupted run leaves a manifest of what it finished.
     await writeManifest([...entries.values()], manifestJson, manifestCsv);
   }
   const all = [...entries.values()].sort((a, b) => a.index - b.index);
@@ -163,15 +186,85 @@ export async function runGeneration(pipeline: Pipeline, context: RunContext, opt
   return all;
 }
 
+/**
+ * Returns the manifest entry of an item whose file exists, or undefined when
+ * it must be generated. A PNG whose seed differs from the item's comes from
+ * another run and is an error, so a rerun never mixes two runs silently.
+ */
+function finishedEntry(item: Item, path: string, previous: Map<string, ManifestEntry>): ManifestEntry | undefined {
+  let bytes: Uint8Array;
+  try {
+    bytes = Deno.readFileSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw new CheffError(`${path}: cannot be read (${(error as Error).message})`);
+  }
+  const base: ManifestEntry = {
+    file: item.file,
+    index: item.index,
+    seed: item.seed,
+    report: item.report ?? null,
+    input: item.input ? basename(item.input) : null,
+    synthetic: true,
+    models: {},
+    history: [],
+  };
+  if (!item.file.endsWith(".png")) {
+    // NOTE: a skipped DICOM file is not checked against the item; its manifest entry comes from an earlier manifest.
+    const old = previous.get(item.file);
+    return old ? { ...old, ...base, synthetic: old.synthetic, models: old.models, history: old.history } : base;
+  }
+  let text: Record<string, string>;
+  try {
+    text = readPngText(bytes, path);
+  } catch {
+    throw new CheffError(`${path}: exists but is not a readable PNG; delete it or pass --overwrite`);
+  }
+  const seed = text["cheff:seed"];
+  if (seed !== undefined && seed !== String(item.seed)) {
+    throw new CheffError(
+      `${path}: exists with seed ${seed}, but this run gives that file seed ${item.seed}; pass --overwrite or choose another --out folder`,
+    );
+  }
+  return {
+    ...base,
+    synthetic: text["cheff:synthetic"] === "true",
+    models: parseJson(text["cheff:models"], {}),
+    history: parseJson(text["cheff:history"], []),
+  };
+}
+
+function parseJson<T>(text: string | undefined, fallback: T): T {
+  if (text === undefined) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+/**
+ * Rewrites a batch's history for one of its images: the seed becomes the
+ * image's own and the read step names only its input, as a run of that image
+ * alone records them.
+ */
+function itemHistory(history: HistoryEntry[], item: Item): HistoryEntry[] {
+  return history.map((entry) => {
+    if (entry.command === "read" && item.input !== undefined) return { ...entry, inputs: [basename(item.input)] };
+    if ("seed" in entry) return { ...entry, seed: item.seed };
+    return entry;
+  });
+}
+
 /** Sends one batch through the stage chain. */
 async function runBatch(pipeline: Pipeline, batch: Item[], context: RunContext): Promise<Stream> {
   let stream: Stream | undefined;
   if (batch[0].input !== undefined) {
-    const first = pipeline.plugins[0];
-    const stage = pipeline.stages[0];
+    const [plugin] = pipeline.plugins;
+    const [stage] = pipeline.stages;
     const settings = { ...stage.settings, model: stage.model };
-    const { size, channels } = first.inputSize
-      ? await first.inputSize(stage.kind, settings, context)
+    const { size, channels } = plugin.inputSize
+      ? await plugin.inputSize(stage.kind, settings, context)
       : { size: 256, channels: 3 as const };
     stream = await readImageInputs(batch.map((item) => item.input!), { size, channels });
   }
@@ -179,14 +272,17 @@ async function runBatch(pipeline: Pipeline, batch: Item[], context: RunContext):
     const plugin = pipeline.plugins[i];
     const settings: Record<string, unknown> = { ...stage.settings };
     if (stage.model) settings.model = stage.model;
-    if (plugin.kinds[stage.kind].takes.length === 0 || plugin.kinds[stage.kind].inputOptional) {
-      settings.seed = batch[0].seed;
-      settings.count = batch.length;
-    } else if ("seed" in stage.settings || plugin.name === "super-resolution") {
-      settings.seed = batch[0].seed;
+    const seeded = stage.plugin === "latent-diffusion" || stage.plugin === "super-resolution" ||
+      !BUILTIN_PLUGINS.includes(stage.plugin);
+    if (seeded) settings.seed = batch[0].seed;
+    if (stage.input === undefined) settings.count = batch.length;
+    if (i === pipeline.diffusionStage) {
+      if (pipeline.reports) {
+        const reports = batch.map((item) => item.report!);
+        settings.report = reports.every((r) => r === reports[0]) ? reports[0] : reports;
+      }
+      if (pipeline.mask) settings.mask = pipeline.mask;
     }
-    if (batch[0].report !== undefined && settings.report === undefined) settings.report = batch[0].report;
-    if (pipeline.mask && settings.mask === undefined && plugin.name === "latent-diffusion") settings.mask = pipeline.mask;
     stream = await plugin.run(stage.kind, stream, settings, context);
   }
   if (!stream || stream.kind !== "image") throw new CheffError(`${pipeline.path}: the pipeline did not produce images`);
@@ -196,35 +292,40 @@ async function runBatch(pipeline: Pipeline, batch: Item[], context: RunContext):
   return stream;
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
+/** Reads every manifest*.json in the folder (the unsharded run's and each shard's) by file name. */
+function readPreviousManifests(dir: string): Map<string, ManifestEntry> {
+  const entries = new Map<string, ManifestEntry>();
+  for (const entry of Deno.readDirSync(dir)) {
+    if (!entry.isFile || !/^manifest.*\.json$/.test(entry.name)) continue;
+    try {
+      const files = JSON.parse(Deno.readTextFileSync(join(dir, entry.name))).files as ManifestEntry[];
+      for (const file of files) entries.set(file.file, file);
+    } catch {
+      // An unreadable manifest is rewritten from the images at the end of the run.
+    }
   }
-}
-
-function readPreviousManifest(path: string): Map<string, ManifestEntry> {
-  try {
-    const entries = JSON.parse(Deno.readTextFileSync(path)).files as ManifestEntry[];
-    return new Map(entries.map((e) => [e.file, e]));
-  } catch {
-    return new Map();
-  }
+  return entries;
 }
 
 function csvField(value: unknown): string {
-  const text = value === null || value === undefined ? "" : typeof value === "string" ? value : JSON.stringify(value);
+  let text = "";
+  if (typeof value === "string") text = value;
+  else if (value !== null && value !== undefined) text = JSON.stringify(value);
   return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
+/** Writes the manifest as JSON and as CSV with one `model:<stage>` column per stage's model hash. */
 async function writeManifest(entries: ManifestEntry[], jsonPath: string, csvPath: string): Promise<void> {
   const sorted = [...entries].sort((a, b) => a.index - b.index);
-  const json = JSON.stringify({ cheff: 1, synthetic: true, files: sorted }, null, 2) + "\n";
-  const header = ["file", "index", "seed", "report", "input", "synthetic", "models"];
-  const rows = sorted.map((e) => [e.file, e.index, e.seed, e.report, e.input, e.synthetic, e.models].map(csvField).join(","));
-  const csv = [header.join(","), ...rows].join("\n") + "\n";
+  const json = JSON.stringify({ cheff: 1, files: sorted }, null, 2) + "\n";
+  const stageNames = [...new Set(sorted.flatMap((e) => Object.keys(e.models)))].sort();
+  const header = ["file", "index", "seed", "report", "input", "synthetic", ...stageNames.map((s) => `model:${s}`)];
+  const rows = sorted.map((e) =>
+    [e.file, e.index, e.seed, e.report, e.input, e.synthetic, ...stageNames.map((s) => e.models[s] ?? null)]
+      .map(csvField)
+      .join(",")
+  );
+  const csv = [header.map(csvField).join(","), ...rows].join("\n") + "\n";
   await writeFileAtomic(jsonPath, new TextEncoder().encode(json), { overwrite: true });
   await writeFileAtomic(csvPath, new TextEncoder().encode(csv), { overwrite: true });
 }

@@ -1,0 +1,126 @@
+/**
+ * `cheff generate` as a user runs it: a subprocess through cli/main.ts with the
+ * reference kit's small models, compared byte for byte with the same chain as a
+ * shell pipe of `cheff diffuse`, `cheff encode` and `cheff decode`; shards and
+ * reports files from the command line; and broken pipeline files, each one
+ * line on stderr with its JSON path, exit status 1 and no output folder.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { kitTest, REFERENCE_DIR, referencePath, REPO_ROOT } from "../kit.ts";
+import { type CliResult, runCli } from "./run.ts";
+
+const UNCOND = referencePath("ldm_uncond.pt");
+const T2I = referencePath("ldm_t2i.pt");
+const EXAMPLES = join(REPO_ROOT, "pipelines", "examples");
+const IMAGE = join(REPO_ROOT, "tests", "fixtures", "images", "nih_00000001_001_64.png");
+const dir = Deno.makeTempDirSync({ prefix: "cheff-generate-cli-" });
+
+function ok(run: CliResult): void {
+  assert.equal(run.code, 0, run.stderr);
+}
+
+/** Asserts exit status 1 and exactly one `cheff: …` line on stderr matching `pattern`. */
+function failsWith(run: CliResult, pattern: RegExp): void {
+  assert.equal(run.code, 1, `exit code ${run.code}, stderr: ${run.stderr}`);
+  const lines = run.stderr.trim().split("\n").filter((l) => !l.includes("XDG_RUNTIME_DIR"));
+  assert.equal(lines.length, 1, `expected one line, got: ${run.stderr}`);
+  assert.match(lines[0], /^cheff: /);
+  assert.match(lines[0], pattern);
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function pngFiles(folder: string): string[] {
+  return [...Deno.readDirSync(folder)].map((e) => e.name).filter((n) => n.endsWith(".png")).sort();
+}
+
+kitTest("generate matches diffuse | decode byte for byte", [UNCOND], async () => {
+  const out = join(dir, "uncond");
+  ok(await runCli(["generate", join(EXAMPLES, "uncond-64.json"), "--models", REFERENCE_DIR, "--out", out, "--count", "2", "--seed", "5", "-q"]));
+  assert.deepEqual(pngFiles(out), ["example-uncond-00000.png", "example-uncond-00001.png"]);
+
+  const latent = await runCli(["diffuse", "--model", UNCOND, "--steps", "4", "--seed", "6", "-q"]);
+  ok(latent);
+  const piped = join(dir, "piped.png");
+  ok(await runCli(["decode", "-", "--model", UNCOND, "--out", piped, "-q"], { stdin: latent.stdout }));
+  assert.deepEqual(Deno.readFileSync(join(out, "example-uncond-00001.png")), Deno.readFileSync(piped));
+});
+
+kitTest("inpainting pipeline matches encode | diffuse | decode", [UNCOND], async () => {
+  const out = join(dir, "inpaint");
+  ok(await runCli(["generate", join(EXAMPLES, "device-removal-64.json"), "--models", REFERENCE_DIR, "--out", out, "--count", "1", "-q"]));
+
+  const mask = join(EXAMPLES, "device-upper-right-64.png");
+  const encoded = await runCli(["encode", IMAGE, "--model", UNCOND, "-q"]);
+  ok(encoded);
+  const inpainted = await runCli(["diffuse", "-", "--model", UNCOND, "--mask", mask, "--steps", "4", "--seed", "0", "-q"], {
+    stdin: encoded.stdout,
+  });
+  ok(inpainted);
+  const piped = join(dir, "inpainted.png");
+  ok(await runCli(["decode", "-", "--model", UNCOND, "--out", piped, "-q"], { stdin: inpainted.stdout }));
+  assert.deepEqual(Deno.readFileSync(join(out, "example-device-removal-00000.png")), Deno.readFileSync(piped));
+});
+
+kitTest("reports file and shard from the command line", [T2I], async () => {
+  const reports = join(dir, "reports.txt");
+  Deno.writeTextFileSync(reports, "No acute findings.\nSmall left pleural effusion.\nCardiomegaly.\n");
+  const out = join(dir, "reports");
+  const args = ["generate", join(EXAMPLES, "report-64.json"), "--models", REFERENCE_DIR, "--out", out, "--reports-file", reports];
+  ok(await runCli([...args, "--shard", "1/2", "-q"]));
+  assert.deepEqual(pngFiles(out), ["example-report-00001.png", "example-report-00002.png"]);
+  const shard = JSON.parse(Deno.readTextFileSync(join(out, "manifest-shard-1-of-2.json"))).files;
+  assert.deepEqual(shard.map((e: { report: string }) => e.report), ["Small left pleural effusion.", "Cardiomegaly."]);
+
+  const rerun = await runCli([...args]);
+  ok(rerun);
+  assert.match(rerun.stderr, /3 images in /);
+  const all = JSON.parse(Deno.readTextFileSync(join(out, "manifest.json"))).files;
+  assert.deepEqual(all.map((e: { seed: number }) => e.seed), [0, 1, 2]);
+  assert.equal(all[0].report, "No acute findings.");
+  assert.equal(pngFiles(out).length, 3);
+});
+
+Deno.test("broken pipeline files fail with one line", async () => {
+  const models = Deno.makeTempDirSync({ dir, prefix: "models-" });
+  Deno.writeFileSync(join(models, "ldm.pt"), new Uint8Array());
+  const stages = [
+    { plugin: "latent-diffusion", kind: "diffuse", model: "ldm", steps: 4 },
+    { plugin: "autoencoder", kind: "decode", model: "ldm" },
+  ];
+  const valid = { cheff: 1, models: { ldm: "ldm.pt" }, stages };
+  const cases: [string, string, RegExp][] = [
+    ["not-json", '{"cheff": 1,', /not-json\.json: not valid JSON/],
+    ["version", JSON.stringify({ ...valid, cheff: 3 }), /\$\.cheff: unsupported pipeline format version 3, expected 1/],
+    ["unknown-field", JSON.stringify({ ...valid, sed: 4 }), /\$\.sed: unknown field/],
+    ["unknown-plugin", JSON.stringify({ ...valid, stages: [{ ...stages[0], plugin: "vae" }, stages[1]] }), /\$\.stages\[0\]\.plugin: unknown plugin 'vae'/],
+    ["wrong-kind", JSON.stringify({ ...valid, stages: [{ ...stages[0], kind: "sample" }, stages[1]] }), /\$\.stages\[0\]\.kind: plugin latent-diffusion has no kind 'sample'/],
+    ["chain", JSON.stringify({ ...valid, stages: [stages[0], stages[1], stages[1]] }), /\$\.stages\[2\]: autoencoder decode takes latent, but the stage before gives image/],
+    ["missing-model", JSON.stringify({ ...valid, models: { ldm: "cheff_diff_uncond.pt" } }), /\$\.models\.ldm: model file cheff_diff_uncond\.pt not found, expected at .*cheff_diff_uncond\.pt \(--models\)/],
+    ["mask", JSON.stringify({ ...valid, mask: "device.png" }), /\$\.mask: a mask file .*device\.png not found/],
+    ["steps", JSON.stringify({ ...valid, stages: [{ ...stages[0], steps: "10" }, stages[1]] }), /\$\.stages\[0\]\.steps: invalid value "10", expected an integer from 1 to 1000/],
+  ];
+  for (const [name, text, pattern] of cases) {
+    const path = join(dir, `${name}.json`);
+    Deno.writeTextFileSync(path, text);
+    const out = join(dir, `out-${name}`);
+    const run = await runCli(["generate", path, "--models", models, "--out", out]);
+    failsWith(run, pattern);
+    assert.ok(!exists(out), `${name}: output folder ${out} was created`);
+  }
+
+  const missing = join(dir, "missing-env.json");
+  Deno.writeTextFileSync(missing, JSON.stringify({ ...valid, models: { ldm: "cheff_diff_uncond.pt" } }));
+  failsWith(
+    await runCli(["generate", missing, "--out", join(dir, "out-env")]),
+    /cheff_diff_uncond\.pt not found, expected at .*beside the pipeline file\); pass --models DIR or set CHEFF_MODELS/,
+  );
+});

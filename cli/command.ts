@@ -40,11 +40,12 @@ export interface Parsed {
 
 /** Parses `args` against `options` (plus the common ones); unknown options are a one-line error. */
 export function parseOptions(command: string, args: string[], options: OptionSpec, maxPositionals = Infinity): Parsed {
+  const spec = { ...COMMON_OPTIONS, ...options };
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: joinNegativeValues(args, spec), options: spec, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new CheffError(`${command}: ${(error as Error).message.split("\n")[0]} (see cheff ${command} --help)`);
+    throw new CheffError(`${command}: ${cleanParserMessage((error as Error).message)} (see cheff ${command} --help)`);
   }
   applyCommonOptions(args);
   if (parsed.positionals.length > maxPositionals) {
@@ -53,6 +54,33 @@ export function parseOptions(command: string, args: string[], options: OptionSpe
     );
   }
   return parsed as Parsed;
+}
+
+/**
+ * Joins `--name -1` into `--name=-1` for string options, so negative numbers
+ * (a guidance scale, say) are taken as values rather than as unknown options.
+ */
+function joinNegativeValues(args: string[], spec: OptionSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].startsWith("--") ? args[i].slice(2) : undefined;
+    const next = args[i + 1];
+    if (name && !name.includes("=") && spec[name]?.type === "string" && next !== undefined && /^-\d|^-\.\d/.test(next)) {
+      out.push(`${args[i]}=${next}`);
+      i++;
+    } else {
+      out.push(args[i]);
+    }
+  }
+  return out;
+}
+
+/** The argument parser's first sentence, without its suggestion to use '--' and with balanced quotes. */
+function cleanParserMessage(message: string): string {
+  const first = message.split("\n")[0].replace(/\. To specify a positional argument.*$/, "").replace(/\.$/, "");
+  const unknown = /^Unknown option '([^']+)'/.exec(first);
+  if (unknown) return `unknown option ${unknown[1]}`;
+  return first;
 }
 
 /** Reads a string option, or undefined. */

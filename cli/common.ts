@@ -22,9 +22,10 @@ export function applyCommonOptions(args: string[]): void {
 
 /** Progress of a long loop on stderr: step, rate and time left, rewritten in place on a terminal. */
 export class Progress {
-  private start = performance.now();
   private lastPrint = 0;
   private readonly terminal = Deno.stderr.isTerminal();
+  /** The first update seen: the rate counts steps finished after it. */
+  private first: { done: number; time: number } | undefined;
 
   constructor(private label: string, public total: number, private unit = "step") {}
 
@@ -32,15 +33,20 @@ export class Progress {
   update(done: number, detail = ""): void {
     if (quiet) return;
     const now = performance.now();
+    this.first ??= { done, time: now };
+    if (done === 0) return;
     const finished = done >= this.total;
     if (!finished && now - this.lastPrint < (this.terminal ? 200 : 2000)) return;
     this.lastPrint = now;
-    const seconds = (now - this.start) / 1000;
-    const rate = done / Math.max(seconds, 1e-9);
-    const left = rate > 0 ? (this.total - done) / rate : Infinity;
-    const rateText = rate >= 1 ? `${rate.toFixed(2)} ${this.unit}/s` : `${(1 / Math.max(rate, 1e-9)).toFixed(1)} s/${this.unit}`;
-    const line = `${this.label}: ${this.unit} ${done}/${this.total}, ${rateText}, ` +
-      `${finished ? `done in ${formatSeconds(seconds)}` : `${formatSeconds(left)} left`}${detail ? `, ${detail}` : ""}`;
+    const steps = done - this.first.done;
+    const seconds = (now - this.first.time) / 1000;
+    let timing = "";
+    if (steps > 0 && seconds > 0) {
+      const rate = steps / seconds;
+      const rateText = rate >= 1 ? `${rate.toFixed(2)} ${this.unit}/s` : `${(1 / rate).toFixed(1)} s/${this.unit}`;
+      timing = `, ${rateText}, ${finished ? `done in ${formatSeconds(seconds)}` : `${formatSeconds((this.total - done) / rate)} left`}`;
+    }
+    const line = `${this.label}: ${this.unit} ${done}/${this.total}${timing}${detail ? `, ${detail}` : ""}`;
     const bytes = new TextEncoder().encode(this.terminal ? `\r\x1b[K${line}${finished ? "\n" : ""}` : `${line}\n`);
     Deno.stderr.writeSync(bytes);
   }

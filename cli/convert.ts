@@ -12,6 +12,7 @@ import { CONFIG_METADATA_KEY, loadWeights, stateDict, stateDictPath } from "../i
 import { elementCount } from "../io/checkpoint/tensors.ts";
 import { weightForFile, type WeightToWrite, writeWeightsFile } from "../io/checkpoint/write.ts";
 import { PRESETS } from "../stages/presets.ts";
+import { checkConfigFits } from "../stages/config_check.ts";
 
 export interface ConvertOptions {
   out: string;
@@ -45,6 +46,9 @@ export async function convertFile(input: string, options: ConvertOptions): Promi
   if (options.config !== undefined && options.preset !== undefined) {
     throw new CheffError("convert: give --config or --preset, not both");
   }
+  if (!options.out.toLowerCase().endsWith(".safetensors")) {
+    throw new CheffError(`--out ${options.out}: expected a file name ending in .safetensors`);
+  }
   checkWritable(options.out, { overwrite: options.overwrite });
 
   let config: unknown;
@@ -65,6 +69,7 @@ export async function convertFile(input: string, options: ConvertOptions): Promi
   const loaded = await loadWeights(input);
   const weights = stateDict(loaded, input);
   if (weights.size === 0) throw new CheffError(`${input}: holds no weight tensors to convert`);
+  if (config !== undefined) checkConfigFits(config, weights, input);
   if (config === undefined && loaded.config !== undefined) {
     config = loaded.config;
     configFrom = loaded.format === "safetensors"

@@ -78,6 +78,18 @@ Examples:
     }
 
     const latent = await readStream(input, "latent");
+    if (paste !== undefined) {
+      // The stream records whether its mask was used as given or inverted; pasting with the other
+      // reading would restore the synthesised region from the original and undo the edit.
+      const painted = latent.history.filter((h) => h.command === "diffuse" && "inpainting" in h).at(-1)?.inpainting;
+      const invert = parsed.values["invert-mask"] === true;
+      if (painted === "outpaint" && !invert) {
+        throw new CheffError("decode --paste: the latent was outpainted (diffuse --invert-mask); pass --invert-mask here too");
+      }
+      if (painted === "inpaint" && invert) {
+        throw new CheffError("decode --paste: the latent was inpainted without --invert-mask; drop --invert-mask here");
+      }
+    }
     const context = await cliContext();
     const settings = { model, config: stringOption(parsed, "config") };
     // Read the original and the mask before decoding, so a bad file fails fast.

@@ -92,8 +92,15 @@ Examples:
 
     const context = await cliContext();
     const progress = new Progress("generate", 1, "image");
+    let generated = 0;
+    let skipped = 0;
     const entries = await runGeneration(pipeline, context, {
       shard,
+      onPlan: (toGenerate, alreadyThere) => {
+        generated = toGenerate;
+        skipped = alreadyThere;
+        if (alreadyThere > 0) note(`${alreadyThere} of ${toGenerate + alreadyThere} images are already in ${pipeline.output.dir}; skipping them (--overwrite regenerates)`);
+      },
       overwrite: parsed.values.overwrite === true,
       onBatch: (done, total) => {
         progress.total = total;
@@ -101,9 +108,10 @@ Examples:
       },
     });
     const synthetic = entries.some((e) => e.synthetic);
+    const plural = (n: number) => `${n} image${n === 1 ? "" : "s"}`;
     note(
-      `${entries.length} images in ${pipeline.output.dir} (${synthetic ? "synthetic" : "reconstructions"}; ` +
-        "for research, not for diagnosis)",
+      `${plural(generated)} written to ${pipeline.output.dir}${skipped > 0 ? `, ${skipped} already there` : ""} ` +
+        `(${synthetic ? "synthetic" : "reconstructions"}; for research, not for diagnosis)`,
     );
   },
 };

@@ -61,7 +61,7 @@ Options:
   --adapter high-performance|low-power|fallback   which WebGPU adapter to request
 
 Example:
-  cheff encode chest.png --model weights/builtin/autoencoder.safetensors | cheff decode --model weights/builtin/autoencoder.safetensors --out roundtrip.png
+  cheff encode chest.png --model weights/test/autoencoder.safetensors | cheff decode --model weights/test/autoencoder.safetensors --out roundtrip.png
 
 Synthetic radiographs are for research, not for diagnosis.`;
 }

@@ -26,7 +26,7 @@ CONFIG.json:
 
 Options:
   --only NAME     prepare only this dataset of the config
-  --shard i/n     prepare every n-th image, starting with the i-th (1 ≤ i ≤ n), and write
+  --shard i/n     prepare every n-th image, starting with the i-th (0 ≤ i < n, numbered from 0), and write
                   index.shard-i-of-n.json; run each shard, then --merge
   --merge         join the shard indexes of each dataset into index.json
   --workers N     images converted at once (default 1)
@@ -34,7 +34,7 @@ Options:
 
 Examples:
   cheff prepare machex.json --only chexpert --workers 4
-  cheff prepare machex.json --shard 1/2 & cheff prepare machex.json --shard 2/2; wait
+  cheff prepare machex.json --shard 0/2 & cheff prepare machex.json --shard 1/2; wait
   cheff prepare machex.json --merge
 
 ${COMMON_HELP}`;

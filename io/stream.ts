@@ -44,6 +44,10 @@ const RANKS: Record<StreamKind, number> = { latent: 4, image: 4, context: 3, mas
 
 /** Parses stream bytes and checks that they hold the expected kind. */
 export function parseStream(bytes: Uint8Array, source: string, expected?: StreamKind | StreamKind[]): Stream {
+  if (bytes.length === 0) throw new CheffError(`${source}: empty input, expected a cheff stream`);
+  if (looksLikeImageFile(bytes)) {
+    throw new CheffError(`${source}: is an image file, not a stream; run cheff encode (or cheff upscale) on it first`);
+  }
   const file = parseSafetensors(bytes, source);
   const kind = file.metadata["cheff.kind"] as StreamKind | undefined;
   const allowed = expected === undefined ? undefined : Array.isArray(expected) ? expected : [expected];
@@ -73,6 +77,14 @@ export function parseStream(bytes: Uint8Array, source: string, expected?: Stream
     history: parseJson(file.metadata["cheff.history"], [], source),
     source,
   };
+}
+
+/** PNG, JPEG or DICOM magic bytes. */
+function looksLikeImageFile(bytes: Uint8Array): boolean {
+  const png = bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
+  const jpeg = bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
+  const dicom = bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
+  return png || jpeg || dicom;
 }
 
 function article(word: string): string {

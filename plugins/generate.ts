@@ -123,6 +123,8 @@ export interface GenerateOptions {
   overwrite?: boolean;
   /** Called after each batch with the number of this shard's images finished and in all. */
   onBatch?: (done: number, total: number) => void;
+  /** Called once before any work with how many items will be generated and how many are already there. */
+  onPlan?: (toGenerate: number, alreadyThere: number) => void;
 }
 
 /** Runs the pipeline and returns the manifest entries of this run (or shard), skipped items included. */
@@ -150,6 +152,7 @@ export async function runGeneration(pipeline: Pipeline, context: RunContext, opt
   }
 
   let done = items.length - todo.length;
+  options.onPlan?.(todo.length, done);
   if (todo.length === 0) options.onBatch?.(done, items.length);
   for (const batch of batchItems(todo, pipeline.batchSize)) {
     const result = await runBatch(pipeline, batch, context);
@@ -251,8 +254,10 @@ function parseJson<T>(text: string | undefined, fallback: T): T {
 function itemHistory(history: HistoryEntry[], item: Item): HistoryEntry[] {
   return history.map((entry) => {
     if (entry.command === "read" && item.input !== undefined) return { ...entry, inputs: [basename(item.input)] };
-    if ("seed" in entry) return { ...entry, seed: item.seed };
-    return entry;
+    let rewritten = entry;
+    if (Array.isArray(entry.reports) && item.report !== undefined) rewritten = { ...rewritten, reports: [item.report] };
+    if ("seed" in rewritten) rewritten = { ...rewritten, seed: item.seed };
+    return rewritten;
   });
 }
 

@@ -111,6 +111,8 @@ interface Conditioning {
   models: Record<string, string>;
   /** The context stream used, whose provenance the output continues when no latent came in. */
   stream?: Stream;
+  /** The report texts (one, or one per image), recorded in the history and the images' text chunks. */
+  reports?: string[];
 }
 
 /** Builds the context the U-Net attends to, from a report, a context stream, or the empty report. */
@@ -160,7 +162,12 @@ async function conditioning(
       throw new CheffError(`latent-diffusion: ${reports.length} reports for ${count} images; give 1 or ${count}`);
     }
     const encoded = await encodeReports(encoder, reports as string[], context);
-    result = { context: encoded.context, kind: report === undefined ? "none" : "report", models };
+    result = {
+      context: encoded.context,
+      kind: report === undefined ? "none" : "report",
+      models,
+      ...(report === undefined ? {} : { reports: reports as string[] }),
+    };
   }
   if (guidance !== 1) {
     const empty = await encodeReports(encoder, [""], context);
@@ -281,6 +288,7 @@ async function diffuse(input: Stream | undefined, settings: Record<string, unkno
     ...(sampler === "ddim" ? { eta } : {}),
     guidance,
     conditioning: cond.kind,
+    ...(cond.reports ? { reports: cond.reports } : {}),
     ...noise.describe(),
     ...(unet.ema ? { ema: true } : {}),
     ...(inpainting ? { inpainting: settings.invertMask === true ? "outpaint" : "inpaint", finalBlend: inpainting.finalBlend } : {}),

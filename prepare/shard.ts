@@ -1,6 +1,7 @@
 /**
- * Sharding: a run with `--shard i/n` (1 ≤ i ≤ n) prepares the images whose
- * position in the dataset's plan satisfies position mod n = i − 1 and writes
+ * Sharding: a run with `--shard i/n` (0 ≤ i < n, numbered from 0 as
+ * `cheff generate` numbers its shards) prepares the images whose position in
+ * the dataset's plan satisfies position mod n = i and writes
  * `index.shard-i-of-n.json` (and `skipped.shard-i-of-n.log`). Ids are the plan
  * positions, so the shards never collide, and `--merge` joins the n shard
  * indexes into the same `index.json` an unsharded run writes.
@@ -11,24 +12,24 @@ import { writeFileAtomic } from "../io/files.ts";
 import { type Index, readIndex, writeIndex } from "./index_file.ts";
 
 export interface Shard {
-  /** 1-based shard number. */
+  /** Shard number, from 0. */
   index: number;
   count: number;
 }
 
-/** Parses `i/n` with 1 ≤ i ≤ n. */
+/** Parses `i/n` with 0 ≤ i < n. */
 export function parseShard(text: string): Shard {
   const match = /^(\d+)\/(\d+)$/.exec(text.trim());
   const index = match ? Number(match[1]) : NaN;
   const count = match ? Number(match[2]) : NaN;
-  if (!match || count < 1 || index < 1 || index > count) {
-    throw new CheffError(`--shard: invalid value '${text}', expected i/n with 1 ≤ i ≤ n, e.g. 1/4`);
+  if (!match || count < 1 || index < 0 || index >= count) {
+    throw new CheffError(`--shard: invalid value '${text}', expected i/n with 0 ≤ i < n, e.g. 0/4`);
   }
   return { index, count };
 }
 
 export function inShard(position: number, shard: Shard | undefined): boolean {
-  return shard === undefined || position % shard.count === shard.index - 1;
+  return shard === undefined || position % shard.count === shard.index;
 }
 
 export function indexFileName(shard: Shard | undefined): string {
@@ -65,7 +66,7 @@ export async function mergeShards(folder: string): Promise<number> {
     );
   }
   const [count, present] = [...found][0];
-  const missing = Array.from({ length: count }, (_, i) => i + 1).filter((i) => !present.has(i));
+  const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !present.has(i));
   if (missing.length > 0) {
     throw new CheffError(
       `${folder}: shard ${
@@ -76,7 +77,7 @@ export async function mergeShards(folder: string): Promise<number> {
 
   const merged: Index = {};
   const logLines: string[] = [];
-  for (let i = 1; i <= count; i++) {
+  for (let i = 0; i < count; i++) {
     const shard = { index: i, count };
     const path = join(folder, indexFileName(shard));
     for (const [id, entry] of Object.entries(await readIndex(path))) {

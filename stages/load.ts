@@ -14,11 +14,13 @@ import { Weights } from "./weights.ts";
 
 /** Reads a JSON config file given with `--config`. */
 export async function readConfigFile(path: string): Promise<unknown> {
-  const text = new TextDecoder().decode(await readInput(path));
+  const bytes = await readInput(path);
+  if (bytes.length === 0) throw new CheffError(`${path}: empty file, expected a JSON config`);
   try {
-    return JSON.parse(text);
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (error) {
-    throw new CheffError(`${path}: not valid JSON (${(error as Error).message})`);
+    const position = /position (\d+)/.exec((error as Error).message)?.[1];
+    throw new CheffError(`${path}: not valid JSON${position ? ` (error at byte ${position})` : ""}; expected a config file`);
   }
 }
 

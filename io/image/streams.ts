@@ -91,7 +91,13 @@ export interface ImageOutputOptions extends WriteOptions {
 }
 
 /** Where each image of an N-image batch goes for `--out`: a folder, a single file, or numbered files. */
-export function imageOutputPaths(out: string, count: number, format: "png" | "dicom", firstIndex = 0): string[] {
+export function imageOutputPaths(
+  out: string,
+  count: number,
+  format: "png" | "dicom",
+  firstIndex = 0,
+  inputNames?: string[],
+): string[] {
   const extension = format === "dicom" ? ".dcm" : ".png";
   let isFolder = out.endsWith("/");
   try {
@@ -100,7 +106,12 @@ export function imageOutputPaths(out: string, count: number, format: "png" | "di
     // A path that does not exist yet names a file.
   }
   const number = (i: number) => String(firstIndex + i).padStart(4, "0");
-  if (isFolder) return Array.from({ length: count }, (_, i) => join(out, `image-${number(i)}${extension}`));
+  if (isFolder) {
+    // Images read from named files keep their names, so outputs pair with inputs (cheff evaluate images).
+    const stems = inputNames?.map((n) => n.replace(/\.[^.]*$/, ""));
+    const unique = stems && stems.length === count && new Set(stems).size === count && !stems.some((s) => s === "-" || s === "");
+    return Array.from({ length: count }, (_, i) => join(out, unique ? `${stems![i]}${extension}` : `image-${number(i)}${extension}`));
+  }
   const given = extname(out).toLowerCase();
   if (given !== extension && !(format === "dicom" && given === ".dicom")) {
     throw new CheffError(`--out ${out}: expected a name ending in ${extension}, a folder, or .safetensors for an image stream`);
@@ -137,22 +148,31 @@ export async function writeImageOutputs(stream: Stream, out: string | undefined,
     return out && out !== "-" ? [out] : [];
   }
   const images = tensorToGrayImages(stream.tensor.shape, stream.tensor.data);
-  const paths = imageOutputPaths(out, images.length, options.format, options.firstIndex);
+  const read = stream.history.filter((h) => h.command === "read").at(-1);
+  const inputNames = Array.isArray(read?.inputs) ? (read.inputs as string[]) : undefined;
+  const paths = imageOutputPaths(out, images.length, options.format, options.firstIndex, inputNames);
   for (const path of paths) checkWritable(path, options);
   const text = provenanceText(stream);
   const seed = Number(text["cheff:seed"]);
+  const reports = stream.history.flatMap((h) => (Array.isArray(h.reports) ? [h.reports as string[]] : [])).at(-1);
+  const reportOf = (i: number) => (reports && reports.length > 0 ? reports[reports.length === 1 ? 0 : i] : undefined);
   for (const [i, image] of images.entries()) {
     const bytes = options.format === "dicom"
       ? encodeSecondaryCapture(image, {
         bits: options.bits,
-        model: Object.values(stream.models).map((h) => h.slice(0, 16)).join(",") || "none",
+        model: Object.entries(stream.models).map(([stage, hash]) => `${stage} sha256 ${hash}`).join(", ") || "none",
         seed: Number.isFinite(seed) ? seed + i : undefined,
         steps: text["cheff:steps"] ? Number(text["cheff:steps"]) : undefined,
         description: stream.synthetic ? "cheff synthetic radiograph" : "cheff reconstruction",
+        synthetic: stream.synthetic,
       })
       : encodePng(image, {
         bits: options.bits,
-        text: { ...text, ...(Number.isFinite(seed) ? { "cheff:seed": String(seed + i) } : {}) },
+        text: {
+          ...text,
+          ...(Number.isFinite(seed) ? { "cheff:seed": String(seed + i) } : {}),
+          ...(reportOf(i) !== undefined ? { "cheff:report": reportOf(i)! } : {}),
+        },
       });
     await writeFileAtomic(paths[i], bytes, options);
   }

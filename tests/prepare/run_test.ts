@@ -87,10 +87,10 @@ kitTest("two shards merged equal one unsharded run", KIT_FILES, async () => {
 
   const sharded = await tempDir();
   await writeDatasets(sharded);
-  await runConfig(sharded, { datasets: DATASETS }, { shard: { index: 2, count: 2 } });
+  await runConfig(sharded, { datasets: DATASETS }, { shard: { index: 1, count: 2 } });
   const half = await readPreparedIndex(join(sharded), "chestx-ray14").catch(() => undefined);
   assert.equal(half, undefined, "a shard run must not write index.json");
-  await runConfig(sharded, { datasets: DATASETS }, { shard: { index: 1, count: 2 } });
+  await runConfig(sharded, { datasets: DATASETS }, { shard: { index: 0, count: 2 } });
   await runConfig(sharded, { datasets: DATASETS }, { merge: true });
 
   for (const name of Object.keys(DATASETS)) {
@@ -99,7 +99,7 @@ kitTest("two shards merged equal one unsharded run", KIT_FILES, async () => {
   const index = await readPreparedIndex(whole, "chestx-ray14");
   assert.deepEqual(Object.keys(index), ["000000", "000001", "000002", "000003", "000004", "000006"]);
   const shardIndex = JSON.parse(
-    await Deno.readTextFile(join(sharded, "out/chestx-ray14/index.shard-1-of-2.json")),
+    await Deno.readTextFile(join(sharded, "out/chestx-ray14/index.shard-0-of-2.json")),
   );
   assert.deepEqual(Object.keys(shardIndex), ["000000", "000002", "000004", "000006"]);
 });
@@ -107,10 +107,10 @@ kitTest("two shards merged equal one unsharded run", KIT_FILES, async () => {
 kitTest("merge rejects a missing shard", KIT_FILES, async () => {
   const dir = await tempDir();
   await writeDatasets(dir);
-  await runConfig(dir, { datasets: DATASETS }, { shard: { index: 1, count: 3 }, only: "chestx-ray14" });
+  await runConfig(dir, { datasets: DATASETS }, { shard: { index: 0, count: 3 }, only: "chestx-ray14" });
   await assert.rejects(
     runConfig(dir, { datasets: DATASETS }, { merge: true, only: "chestx-ray14" }),
-    /shard 2\/3, 3\/3 not finished/,
+    /shard 1\/3, 2\/3 not finished/,
   );
 });
 
@@ -195,8 +195,8 @@ kitTest("prepare command runs a config and its shards", KIT_FILES, async () => {
   const dir = await tempDir();
   await writeDatasets(dir);
   const config = await writeConfig(dir, { datasets: DATASETS });
-  await prepareCommand.run([config, "--only", "chestx-ray14", "--shard", "1/2", "--workers", "2", "-q"]);
-  await prepareCommand.run([config, "--only", "chestx-ray14", "--shard", "2/2", "-q"]);
+  await prepareCommand.run([config, "--only", "chestx-ray14", "--shard", "0/2", "--workers", "2", "-q"]);
+  await prepareCommand.run([config, "--only", "chestx-ray14", "--shard", "1/2", "-q"]);
   await prepareCommand.run([config, "--only", "chestx-ray14", "--merge", "-q"]);
   const index = await readPreparedIndex(dir, "chestx-ray14");
   assert.equal(Object.keys(index).length, 6);
@@ -205,7 +205,7 @@ kitTest("prepare command runs a config and its shards", KIT_FILES, async () => {
     prepareCommand.run([config, "--only", "padchest"]),
     /--only: no dataset named 'padchest'/,
   );
-  await assert.rejects(prepareCommand.run([config, "--merge", "--shard", "1/2"]), /cannot be combined/);
+  await assert.rejects(prepareCommand.run([config, "--merge", "--shard", "0/2"]), /cannot be combined/);
   await assert.rejects(prepareCommand.run([]), /missing CONFIG\.json/);
 });
 

@@ -153,3 +153,29 @@ function fixed(value: number): string {
 function escapeXml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
+
+/** One panel of `histogramPanelsSvg`. */
+export interface HistogramPanel {
+  values: readonly number[];
+  options: HistogramOptions;
+}
+
+/**
+ * Renders several histograms stacked top to bottom in one standalone SVG
+ * document, each as `histogramSvg` draws it, for comparing distributions.
+ */
+export function histogramPanelsSvg(panels: readonly HistogramPanel[]): string {
+  if (panels.length === 1) return histogramSvg(panels[0].values, panels[0].options);
+  const width = 640;
+  const panelHeight = 400;
+  const height = panelHeight * panels.length;
+  const nested = panels.map((panel, index) =>
+    histogramSvg(panel.values, panel.options).trimEnd().replace("<svg ", `<svg x="0" y="${index * panelHeight}" `)
+  );
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
+    ...nested,
+    `</svg>`,
+    "",
+  ].join("\n");
+}

@@ -12,14 +12,23 @@ import {
   kidSubsets,
   pytorchFidTakesFallback,
 } from "../../metrics/distribution.ts";
-import { multiply, symmetricEigen, symmetricSqrt } from "../../metrics/linalg.ts";
+import {
+  jacobiEigen,
+  multiply,
+  pivotedCholesky,
+  type SquareMatrix,
+  symmetricEigen,
+  symmetricSqrt,
+  trace,
+} from "../../metrics/linalg.ts";
 import { kitTest } from "../kit.ts";
 import { assertCloseOfScale, loadMetricsReference, METRICS_REFERENCE } from "./reference.ts";
 
 /**
  * Relative tolerance of the reference comparisons. It separates pytorch-fid's ε
  * branch from the plain one on the singular sets, which are 5.7e-4 apart. The
- * measured errors are 1.3e-8 (rank-deficient FID) or smaller.
+ * measured errors are 2.8e-8 (rank-deficient FID) or smaller; a test below
+ * checks the float64 values against tighter bounds.
  */
 const TOLERANCE = 1e-4;
 
@@ -97,6 +106,14 @@ kitTest("fid on the singular sets takes pytorch-fid's eps fallback", [METRICS_RE
   assertCloseOfScale([withoutFallback], reference.expected("fid_singular_eig"), TOLERANCE, "fid_singular (never)");
 });
 
+kitTest("fid reproduces the float64 reference values closely", [METRICS_REFERENCE], async () => {
+  const { reference, real, fake, lowrankReal, lowrankFake, singularReal, singularFake } = await referenceFeatures();
+  assertCloseOfScale([fid(real, fake)], reference.expected("fid"), 1e-12, "fid");
+  assertCloseOfScale([fid(lowrankReal, lowrankFake)], reference.expected("fid_lowrank"), 1e-7, "fid_lowrank");
+  assertCloseOfScale([fid(singularReal, singularFake)], reference.expected("fid_singular"), 1e-12, "fid_singular");
+  assertCloseOfScale([fidEig(singularReal, singularFake)], reference.expected("fid_singular_eig"), 1e-7, "fid_singular_eig");
+});
+
 kitTest("kid over all samples matches the unbiased mmd2", [METRICS_REFERENCE], async () => {
   const { reference, real, fake } = await referenceFeatures();
   assertCloseOfScale([kid(fake, real)], reference.expected("kid_full"), TOLERANCE, "kid_full");
@@ -121,24 +138,92 @@ kitTest("kid over the stored subsets matches values, mean and std", [METRICS_REF
   assertCloseOfScale([result.std], reference.expected("kid_subsets_std"), TOLERANCE, "kid_subsets_std");
 });
 
-Deno.test("jacobi eigendecomposition reconstructs the matrix", () => {
-  const n = 12;
-  const features = gaussianFeatures(30, n, 5);
-  const sigma = featureStatistics(features).sigma;
-  const { values, vectors } = symmetricEigen(sigma);
-  const v = vectors!.data;
+/** Largest |V·diag(λ)·Vᵀ − A| for eigenvectors in the columns of V. */
+function reconstructionError(a: SquareMatrix, values: Float64Array, vectors: Float64Array): number {
+  const n = a.n;
   let worst = 0;
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < n; j++) {
       let sum = 0;
-      for (let k = 0; k < n; k++) sum += v[i * n + k] * values[k] * v[j * n + k];
-      worst = Math.max(worst, Math.abs(sum - sigma.data[i * n + j]));
+      for (let k = 0; k < n; k++) sum += vectors[i * n + k] * values[k] * vectors[j * n + k];
+      worst = Math.max(worst, Math.abs(sum - a.data[i * n + j]));
     }
   }
-  assert.ok(worst < 1e-13, `V·diag(λ)·Vᵀ differs from the matrix by ${worst}`);
-  const sorted = Array.from(symmetricEigen({ n: 2, data: new Float64Array([2, 1, 1, 2]) }).values).sort();
-  assert.ok(Math.abs(sorted[0] - 1) < 1e-15, `smallest eigenvalue ${sorted[0]}, expected 1`);
-  assert.ok(Math.abs(sorted[1] - 3) < 1e-15, `largest eigenvalue ${sorted[1]}, expected 3`);
+  return worst;
+}
+
+Deno.test("eigendecompositions reconstruct the matrix", () => {
+  const n = 12;
+  const sigma = featureStatistics(gaussianFeatures(30, n, 5)).sigma;
+  for (const [name, solve] of [["QL", symmetricEigen], ["Jacobi", jacobiEigen]] as const) {
+    const { values, vectors } = solve(sigma);
+    const worst = reconstructionError(sigma, values, vectors!.data);
+    assert.ok(worst < 1e-13, `${name}: V·diag(λ)·Vᵀ differs from the matrix by ${worst}`);
+    const sorted = Array.from(solve({ n: 2, data: new Float64Array([2, 1, 1, 2]) }).values).sort();
+    assert.ok(Math.abs(sorted[0] - 1) < 1e-15, `${name}: smallest eigenvalue ${sorted[0]}, expected 1`);
+    assert.ok(Math.abs(sorted[1] - 3) < 1e-15, `${name}: largest eigenvalue ${sorted[1]}, expected 3`);
+  }
+});
+
+Deno.test("QL eigenvalues match Jacobi on a rank-deficient covariance", () => {
+  // 40 samples in 70 dimensions: rank 39, so 31 eigenvalues are zero up to rounding.
+  const sigma = featureStatistics(gaussianFeatures(40, 70, 8)).sigma;
+  const fast = symmetricEigen(sigma);
+  const slow = jacobiEigen(sigma, false);
+  const a = Array.from(fast.values).sort((x, y) => x - y);
+  const b = Array.from(slow.values).sort((x, y) => x - y);
+  const scale = Math.max(...b.map(Math.abs));
+  const worst = Math.max(...a.map((value, i) => Math.abs(value - b[i])));
+  assert.ok(worst < 1e-12 * scale, `eigenvalues differ by ${worst} (scale ${scale})`);
+  assert.ok(reconstructionError(sigma, fast.values, fast.vectors!.data) < 1e-12 * scale);
+  // Orthonormal eigenvectors, including those of the zero cluster.
+  const v = fast.vectors!.data;
+  let worstDot = 0;
+  for (let p = 0; p < 70; p++) {
+    for (let q = p; q < 70; q++) {
+      let dot = 0;
+      for (let i = 0; i < 70; i++) dot += v[i * 70 + p] * v[i * 70 + q];
+      worstDot = Math.max(worstDot, Math.abs(dot - (p === q ? 1 : 0)));
+    }
+  }
+  assert.ok(worstDot < 1e-12, `VᵀV differs from I by ${worstDot}`);
+});
+
+Deno.test("QL eigen handles diagonal, repeated and empty matrices", () => {
+  const diagonal = symmetricEigen({ n: 3, data: new Float64Array([3, 0, 0, 0, -1, 0, 0, 0, 2]) });
+  assert.deepEqual(Array.from(diagonal.values).sort((x, y) => x - y), [-1, 2, 3]);
+  const repeated = symmetricEigen({ n: 4, data: new Float64Array([2, 0, 0, 0, 0, 2, 0, 0, 0, 0, 2, 0, 0, 0, 0, 2]) });
+  assert.deepEqual(Array.from(repeated.values), [2, 2, 2, 2]);
+  assert.equal(symmetricEigen({ n: 0, data: new Float64Array(0) }).values.length, 0);
+});
+
+Deno.test("pivoted cholesky finds the numerical rank", () => {
+  const sigma = featureStatistics(gaussianFeatures(10, 64, 4)).sigma;
+  const { rank, rows } = pivotedCholesky(sigma);
+  assert.equal(rank, 9);
+  let worst = 0;
+  for (let i = 0; i < 64; i++) {
+    for (let j = 0; j < 64; j++) {
+      let sum = 0;
+      for (let k = 0; k < rank; k++) sum += rows[k * 64 + i] * rows[k * 64 + j];
+      worst = Math.max(worst, Math.abs(sum - sigma.data[i * 64 + j]));
+    }
+  }
+  assert.ok(worst < 1e-13 * trace(sigma), `LᵀL differs from the matrix by ${worst}`);
+});
+
+Deno.test("fid square-root term matches the symmetric square-root formula", () => {
+  const a = featureStatistics(gaussianFeatures(150, 120, 21)).sigma;
+  const b = featureStatistics(gaussianFeatures(90, 120, 22, 0.5)).sigma;
+  // tr √(Σ1Σ2) from √Σ1·Σ2·√Σ1 with Jacobi, the slow and independent route.
+  const root = symmetricSqrt(a);
+  const { values } = jacobiEigen(multiply(multiply(root, b), root), false);
+  const expected = values.reduce((sum, lambda) => sum + Math.sqrt(Math.max(lambda, 0)), 0);
+  const features = gaussianFeatures(150, 120, 21);
+  const other = gaussianFeatures(90, 120, 22, 0.5);
+  const terms = fidDetails(features, other);
+  // Σ2 has rank 89 of 120, and √ of its rounding-level eigenvalues limits the agreement to about 1e-8.
+  assert.ok(Math.abs(terms.traceSqrt - expected) < 1e-7 * expected, `${terms.traceSqrt} vs ${expected}`);
 });
 
 Deno.test("symmetric square root squares back to the matrix", () => {

@@ -38,7 +38,7 @@ Options:
   --data INDEX    the MaCheX index.json to train on, in place of train.data
   --out DIR       the output folder, in place of train.output
   --models DIR    where relative model paths are looked up first (default: $CHEFF_MODELS)
-  --steps N       stop after N steps in this call (the run resumes later with --resume)
+  --steps N       stop after N steps in this call and save (continue later with --resume)
   --cpu           run the plain TypeScript reference kernels instead of WebGPU
 ${COMMON_HELP}
 
@@ -70,17 +70,24 @@ Examples:
     const result = await runTraining(gpu, settings, {
       resume: parsed.values.resume === true,
       stopAfter,
+      saveOnStop: true,
       note,
+      onStart(step) {
+        firstStep = step;
+        const remaining = settings.steps - step;
+        progress = new Progress(
+          `train ${settings.recipe}`,
+          stopAfter === undefined ? remaining : Math.min(stopAfter, remaining),
+        );
+      },
       onStep(report) {
-        if (!progress) {
-          firstStep = report.step - 1;
-          const remaining = settings.steps - firstStep;
-          progress = new Progress(`train ${settings.recipe}`, stopAfter === undefined ? remaining : Math.min(stopAfter, remaining));
-        }
         const images = report.imagesPerSecond >= 1
           ? `${report.imagesPerSecond.toFixed(2)} images/s`
           : `${(1 / report.imagesPerSecond).toFixed(1)} s/image`;
-        progress.update(report.step - firstStep, `step ${report.step}/${report.steps}, loss ${report.loss.toPrecision(5)}, ${images}`);
+        progress?.update(
+          report.step - firstStep,
+          `step ${report.step}/${report.steps}, loss ${report.loss.toPrecision(5)}, ${images}`,
+        );
       },
     });
     note(`stopped at step ${result.step} of ${settings.steps}; model in ${settings.output}/${MODEL_FILE}`);

@@ -1,7 +1,7 @@
 /**
  * Training data from a MaCheX `index.json` (`{id: {path, key, report?,
- * class_label?}}`, paths relative to the index's folder): a fixed order of
- * samples per epoch, shuffled with the run's seed, and batches decoded and
+ * class_label?}}`, paths relative to the index's folder). Each epoch has a fixed
+ * order of samples, shuffled with the run's seed. Batches are decoded and
  * resized on the host one batch ahead of the step that uses them.
  *
  * The position in the data is one integer, the number of samples handed out so
@@ -56,7 +56,7 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-/** The order of `count` samples in `epoch`: a Fisher–Yates shuffle seeded by (seed, epoch). */
+/** Returns the order of `count` samples in `epoch`: a Fisher–Yates shuffle seeded by (seed, epoch). */
 export function epochOrder(count: number, seed: number, epoch: number): Uint32Array {
   const random = mulberry32((Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b)) >>> 0);
   const order = new Uint32Array(count);
@@ -84,12 +84,18 @@ export class TrainingData {
       try {
         text = await Deno.readTextFile(settings.exclude);
       } catch (error) {
-        throw new CheffError(`${settings.exclude}: cannot read the exclusion list (${(error as Error).message})`);
+        throw new CheffError(
+          `${settings.exclude}: cannot read the exclusion list (${(error as Error).message})`,
+        );
       }
       excluded = text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line.length > 0);
     }
     const samples: Sample[] = [];
-    const ids = Object.keys(index).sort((a, b) => (a.length - b.length) || (a < b ? -1 : a > b ? 1 : 0));
+    // Ids sort numerically: a 7-digit id follows every 6-digit one.
+    const ids = Object.keys(index).sort((a, b) => {
+      if (a.length !== b.length) return a.length - b.length;
+      return a < b ? -1 : a > b ? 1 : 0;
+    });
     for (const id of ids) {
       const entry: IndexEntry = index[id];
       const path = isAbsolute(entry.path) ? entry.path : join(root, entry.path);
@@ -98,12 +104,14 @@ export class TrainingData {
       samples.push({ id, path, report: entry.report });
     }
     if (samples.length === 0) {
-      throw new CheffError(`${settings.index}: no training samples left (after exclusions and the report requirement)`);
+      throw new CheffError(
+        `${settings.index}: no training samples left (after exclusions and the report requirement)`,
+      );
     }
     return new TrainingData(settings, samples);
   }
 
-  /** The sample at data position `position` (epochs follow each other, each in its own shuffled order). */
+  /** Returns the sample at data position `position` (epochs follow each other, each in its own shuffled order). */
   sampleAt(position: number): Sample {
     const count = this.samples.length;
     const epoch = Math.floor(position / count);

@@ -43,7 +43,9 @@ export class Ema {
     for (const [name, shadow] of this.shadows) {
       const p = params.get(name);
       if (!p) throw new Error(`EMA: parameter ${name} is missing`);
-      for (let i = 0; i < shadow.length; i++) shadow[i] = f32(shadow[i] - f32(oneMinusDecay * f32(shadow[i] - p[i])));
+      for (let i = 0; i < shadow.length; i++) {
+        shadow[i] = f32(shadow[i] - f32(oneMinusDecay * f32(shadow[i] - p[i])));
+      }
     }
     return decay;
   }

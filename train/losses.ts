@@ -24,11 +24,15 @@ export function mseLoss(prediction: Float32Array, target: Float32Array): LossWit
 }
 
 /**
- * The autoencoder's reconstruction term as the reference's LPIPSWithDiscriminator
+ * Computes the autoencoder's reconstruction term as the reference's LPIPSWithDiscriminator
  * computes it with its learned log-variance at 0 and no perceptual term:
  * Σ |x − x̂| / batch (a sum over C, H, W, averaged over the batch).
  */
-export function l1ReconstructionLoss(reconstruction: Float32Array, input: Float32Array, batch: number): LossWithGradient {
+export function l1ReconstructionLoss(
+  reconstruction: Float32Array,
+  input: Float32Array,
+  batch: number,
+): LossWithGradient {
   checkLengths("l1ReconstructionLoss", reconstruction, input);
   const grad = new Float32Array(reconstruction.length);
   let sum = 0;
@@ -51,7 +55,12 @@ export interface KlWithGradients {
  * 0.5 · Σ (μ² + σ² − 1 − log σ²) over C, H, W, averaged over the batch, times
  * `weight` (the reference's kl_weight, 1e-6 for the Cheff autoencoder).
  */
-export function klLoss(mean: Float32Array, logvar: Float32Array, batch: number, weight: number): KlWithGradients {
+export function klLoss(
+  mean: Float32Array,
+  logvar: Float32Array,
+  batch: number,
+  weight: number,
+): KlWithGradients {
   checkLengths("klLoss", mean, logvar);
   const dMean = new Float32Array(mean.length);
   const dLogvar = new Float32Array(mean.length);

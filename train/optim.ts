@@ -1,9 +1,9 @@
 /**
  * Optimizers over named parameters, evaluated element by element in float32 as
  * PyTorch 1.13's single-tensor Adam and AdamW do, with gradient-norm clipping
- * and a linear learning-rate warm-up. Moments live on the host; after a step the
+ * and a linear learning-rate warm-up. Moments live on the host. After a step the
  * new values are written into the parameter tensors (host arrays in place, GPU
- * buffers by upload), and the forms kernels derived from the old values (a
+ * buffers by upload). The forms kernels derived from the old values (a
  * transposed weight, a weight slice) are dropped.
  */
 import type { Tensor } from "../gpu/tensor.ts";
@@ -57,7 +57,9 @@ export class ParameterStore {
       const saved = values.get(name);
       if (!saved) throw new CheffError(`training state: parameter ${name} is missing`);
       if (saved.length !== current.length) {
-        throw new CheffError(`training state: parameter ${name} has ${saved.length} values, the model expects ${current.length}`);
+        throw new CheffError(
+          `training state: parameter ${name} has ${saved.length} values, the model expects ${current.length}`,
+        );
       }
       current.set(saved);
     }
@@ -83,7 +85,7 @@ export function clipGradNorm(grads: Map<string, Float32Array>, maxNorm: number):
   return norm;
 }
 
-/** The learning rate at `step` (0-based) with a linear warm-up over `warmupSteps` steps to `lr`. */
+/** Returns the learning rate at `step` (0-based) with a linear warm-up over `warmupSteps` steps to `lr`. */
 export function warmupLr(lr: number, step: number, warmupSteps: number): number {
   if (warmupSteps <= 0) return lr;
   return lr * Math.min(1, (step + 1) / warmupSteps);
@@ -123,9 +125,9 @@ export class Adam {
   }
 
   /**
-   * Applies one step with `grads` (by parameter name; a parameter without a
-   * gradient is left alone, as PyTorch skips parameters whose grad is None) and
-   * writes the new values to the tensors.
+   * Applies one step with `grads` (by parameter name) and writes the new values
+   * to the tensors. A parameter without a gradient is left alone, as PyTorch
+   * skips parameters whose grad is None.
    */
   apply(grads: Map<string, Float32Array>): void {
     this.step++;
@@ -141,7 +143,9 @@ export class Adam {
     for (const [name, g] of grads) {
       const p = this.params.values.get(name);
       if (!p) throw new Error(`optimizer: gradient for unknown parameter ${name}`);
-      if (g.length !== p.length) throw new Error(`optimizer: gradient of ${name} has ${g.length} values, expected ${p.length}`);
+      if (g.length !== p.length) {
+        throw new Error(`optimizer: gradient of ${name} has ${g.length} values, expected ${p.length}`);
+      }
       const m = this.expAvg.get(name)!, v = this.expAvgSq.get(name)!;
       for (let i = 0; i < p.length; i++) {
         let grad = g[i];
@@ -163,13 +167,17 @@ export class Adam {
 
   load(state: OptimizerState): void {
     this.step = state.step;
-    for (const [target, source, label] of [
-      [this.expAvg, state.exp_avg, "exp_avg"],
-      [this.expAvgSq, state.exp_avg_sq, "exp_avg_sq"],
-    ] as const) {
+    for (
+      const [target, source, label] of [
+        [this.expAvg, state.exp_avg, "exp_avg"],
+        [this.expAvgSq, state.exp_avg_sq, "exp_avg_sq"],
+      ] as const
+    ) {
       for (const [name, values] of target) {
         const saved = source.get(name);
-        if (!saved || saved.length !== values.length) throw new CheffError(`training state: ${label} of ${name} is missing or misshapen`);
+        if (!saved || saved.length !== values.length) {
+          throw new CheffError(`training state: ${label} of ${name} is missing or misshapen`);
+        }
         values.set(saved);
       }
     }

@@ -66,9 +66,30 @@ function isObject(v: unknown): v is Json {
 }
 
 const FIELDS = new Set([
-  "recipe", "model", "config", "autoencoder", "data", "exclude", "image_size", "low_res_size", "batch_size", "steps",
-  "lr", "optimizer", "betas", "eps", "weight_decay", "warmup_steps", "clip_grad_norm", "ema", "ema_decay", "kl_weight",
-  "seed", "save_every", "flip", "output",
+  "recipe",
+  "model",
+  "config",
+  "autoencoder",
+  "data",
+  "exclude",
+  "image_size",
+  "low_res_size",
+  "batch_size",
+  "steps",
+  "lr",
+  "optimizer",
+  "betas",
+  "eps",
+  "weight_decay",
+  "warmup_steps",
+  "clip_grad_norm",
+  "ema",
+  "ema_decay",
+  "kl_weight",
+  "seed",
+  "save_every",
+  "flip",
+  "output",
 ]);
 
 export interface PipelineOverrides {
@@ -76,12 +97,15 @@ export interface PipelineOverrides {
   data?: string;
   /** Replaces `train.output`. */
   output?: string;
-  /** Where relative model paths are looked up first (`--models`, `CHEFF_MODELS`). */
+  /** The folder where relative model paths are looked up first (`--models`, `CHEFF_MODELS`). */
   modelsDir?: string;
 }
 
 /** Reads and validates a training pipeline file; relative paths resolve against its folder. */
-export async function readTrainPipeline(path: string, overrides: PipelineOverrides = {}): Promise<TrainSettings> {
+export async function readTrainPipeline(
+  path: string,
+  overrides: PipelineOverrides = {},
+): Promise<TrainSettings> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -99,7 +123,11 @@ export async function readTrainPipeline(path: string, overrides: PipelineOverrid
 }
 
 /** Validates a parsed pipeline (see readTrainPipeline). */
-export function parseTrainPipeline(json: unknown, path: string, overrides: PipelineOverrides = {}): TrainSettings {
+export function parseTrainPipeline(
+  json: unknown,
+  path: string,
+  overrides: PipelineOverrides = {},
+): TrainSettings {
   const fail = (field: string, message: string): never => {
     throw new CheffError(`${path}: ${field}: ${message}`);
   };
@@ -123,10 +151,17 @@ export function parseTrainPipeline(json: unknown, path: string, overrides: Pipel
     if (typeof v !== "string" || v.length === 0) fail(`$.train.${key}`, "expected a non-empty string");
     return v as string;
   };
-  const number = (key: string, fallback: number | undefined, check: (v: number) => boolean, expected: string): number => {
+  const number = (
+    key: string,
+    fallback: number | undefined,
+    check: (v: number) => boolean,
+    expected: string,
+  ): number => {
     const v = t[key] ?? fallback;
     if (v === undefined) fail(`$.train.${key}`, `missing; expected ${expected}`);
-    if (typeof v !== "number" || !check(v)) fail(`$.train.${key}`, `expected ${expected}, got ${JSON.stringify(v)}`);
+    if (typeof v !== "number" || !check(v)) {
+      fail(`$.train.${key}`, `expected ${expected}, got ${JSON.stringify(v)}`);
+    }
     return v as number;
   };
   const integer = (key: string, fallback: number | undefined, min: number) =>
@@ -145,19 +180,29 @@ export function parseTrainPipeline(json: unknown, path: string, overrides: Pipel
   };
 
   const recipe = string("recipe", true) as RecipeName;
-  if (!RECIPES.includes(recipe)) fail("$.train.recipe", `expected one of ${RECIPES.join(", ")}, got '${recipe}'`);
+  if (!RECIPES.includes(recipe)) {
+    fail("$.train.recipe", `expected one of ${RECIPES.join(", ")}, got '${recipe}'`);
+  }
   const model = modelPath("model");
   const config = t.config;
   if (model === undefined && config === undefined) {
-    fail("$.train", "needs a model to start from ($.train.model) or a network config for fresh weights ($.train.config)");
+    fail(
+      "$.train",
+      "needs a model to start from ($.train.model) or a network config for fresh weights ($.train.config)",
+    );
   }
   const data = overrides.data ?? string("data", overrides.data === undefined);
   const output = overrides.output ?? string("output", overrides.output === undefined);
   const exclude = string("exclude", false);
   const optimizer = (t.optimizer ?? (recipe === "autoencoder" ? "adam" : "adamw")) as string;
-  if (optimizer !== "adam" && optimizer !== "adamw") fail("$.train.optimizer", `expected adam or adamw, got '${optimizer}'`);
+  if (optimizer !== "adam" && optimizer !== "adamw") {
+    fail("$.train.optimizer", `expected adam or adamw, got '${optimizer}'`);
+  }
   const betas = (t.betas ?? (recipe === "autoencoder" ? [0.5, 0.9] : [0.9, 0.999])) as unknown;
-  if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => typeof b === "number" && b >= 0 && b < 1)) {
+  if (
+    !Array.isArray(betas) || betas.length !== 2 ||
+    !betas.every((b) => typeof b === "number" && b >= 0 && b < 1)
+  ) {
     fail("$.train.betas", "expected two numbers in [0, 1)");
   }
   const positive = (v: number) => v > 0 && Number.isFinite(v);
@@ -191,12 +236,19 @@ export function parseTrainPipeline(json: unknown, path: string, overrides: Pipel
     hash: "",
   } as TrainSettings;
   // Paths stay out of the hash, so a run folder or dataset that moved still resumes.
-  const { model: _model, autoencoder: _autoencoder, data: _data, exclude: _exclude, output: _output, ...shaping } = settings;
+  const {
+    model: _model,
+    autoencoder: _autoencoder,
+    data: _data,
+    exclude: _exclude,
+    output: _output,
+    ...shaping
+  } = settings;
   settings.hash = createHash("sha256").update(JSON.stringify(shaping)).digest("hex");
   return settings;
 }
 
-/** A relative model path resolves against the models folder (when the file is there), then the pipeline's folder. */
+/** Resolves a relative model path against the models folder (when the file is there), then the pipeline's folder. */
 function resolveModel(file: string, folder: string, modelsDir: string | undefined): string {
   if (isAbsolute(file)) return file;
   const dir = modelsDir ?? Deno.env.get("CHEFF_MODELS");

@@ -1,8 +1,9 @@
 /**
- * The training loop: batches from the data order, one recorded forward and
- * backward pass per step, gradient clipping, the optimizer with learning-rate
- * warm-up, the EMA, a JSON log line per step, and every `save_every` steps the
- * training state and a model file the inference stages load.
+ * The training loop. Each step takes a batch in data order, records one forward
+ * and backward pass, clips the gradients, applies the optimizer (with
+ * learning-rate warm-up) and the EMA, and appends a JSON log line. Every
+ * `save_every` steps it saves the training state and a model file the inference
+ * stages load.
  *
  * Every random draw is a function of (seed, step, data position), and the state
  * holds the exact float32 parameters and moments, so a run that is killed and
@@ -23,7 +24,7 @@ import { loadState, saveState, writeModelFile } from "./state.ts";
 export const MODEL_FILE = "model.safetensors";
 export const LOG_FILE = "log.jsonl";
 
-/** What one finished step reports (also the fields of its log line). */
+/** The report of one finished step (also the fields of its log line). */
 export interface StepReport {
   step: number;
   steps: number;
@@ -38,8 +39,12 @@ export interface StepReport {
 export interface RunOptions {
   /** Continue from the state in the output folder (an error when absent is not raised: the run starts fresh). */
   resume?: boolean;
-  /** Stop after this many steps in this call without a final save (tests use it to interrupt a run). */
+  /** Stop after this many steps in this call. */
   stopAfter?: number;
+  /** Save when stopping early at `stopAfter` (a deliberate pause); without it the steps since the last save are lost, as in a killed run. */
+  saveOnStop?: boolean;
+  /** Called once before the first step of this call, with the step the run starts at. */
+  onStart?: (step: number) => void;
   onStep?: (report: StepReport) => void;
   /** Informational lines (resumed from, saved to). */
   note?: (message: string) => void;
@@ -52,11 +57,15 @@ export interface RunResult {
 }
 
 /** Trains on `gpu` (the host path when undefined) with `settings`. */
-export async function runTraining(gpu: Gpu | undefined, settings: TrainSettings, options: RunOptions = {}): Promise<RunResult> {
+export async function runTraining(
+  gpu: Gpu | undefined,
+  settings: TrainSettings,
+  options: RunOptions = {},
+): Promise<RunResult> {
   const saved = await loadState(settings.output);
   if (saved && !options.resume) {
     throw new CheffError(
-      `${settings.output}: holds a training state at step ${saved.info.step}; pass --resume to continue it or choose another output folder`,
+      `${settings.output}: contains a training state at step ${saved.info.step}; pass --resume to continue it or choose another output folder`,
     );
   }
   if (saved && saved.info.settingsHash !== settings.hash) {
@@ -82,7 +91,11 @@ export async function runTraining(gpu: Gpu | undefined, settings: TrainSettings,
       store.load(saved.params);
       optimizer.load(saved.optimizer);
       if (ema) {
-        if (!saved.ema) throw new CheffError(`${settings.output}: the saved state has no EMA, but the settings ask for one`);
+        if (!saved.ema) {
+          throw new CheffError(
+            `${settings.output}: the saved state has no EMA, but the settings ask for one`,
+          );
+        }
         ema = Ema.fromState(saved.ema);
       }
       step = saved.info.step;
@@ -120,8 +133,12 @@ export async function runTraining(gpu: Gpu | undefined, settings: TrainSettings,
       options.note?.(`saved step ${step} to ${settings.output}`);
     };
 
+    options.onStart?.(step);
     while (step < settings.steps) {
-      if (options.stopAfter !== undefined && stepsThisCall >= options.stopAfter) break;
+      if (options.stopAfter !== undefined && stepsThisCall >= options.stopAfter) {
+        if (options.saveOnStop && step % settings.saveEvery !== 0) await save();
+        break;
+      }
       const batch = await data.batch(position);
       const tape = new Tape();
       for (const t of setup.trainable.values()) tape.watch(t);
@@ -138,10 +155,14 @@ export async function runTraining(gpu: Gpu | undefined, settings: TrainSettings,
       outcome.grads.release();
       tape.release();
       if (!Number.isFinite(outcome.loss)) {
-        throw new CheffError(`training diverged at step ${step + 1}: the loss is ${outcome.loss}; lower the learning rate`);
+        throw new CheffError(
+          `training diverged at step ${step + 1}: the loss is ${outcome.loss}; lower the learning rate`,
+        );
       }
 
-      const gradNorm = settings.clipGradNorm > 0 ? clipGradNorm(grads, settings.clipGradNorm) : globalNorm(grads);
+      const gradNorm = settings.clipGradNorm > 0
+        ? clipGradNorm(grads, settings.clipGradNorm)
+        : globalNorm(grads);
       optimizer.lr = warmupLr(settings.lr, step, settings.warmupSteps);
       optimizer.apply(grads);
       ema?.update(store.values);
@@ -161,7 +182,11 @@ export async function runTraining(gpu: Gpu | undefined, settings: TrainSettings,
         secondsLeft: perStep * (settings.steps - step),
         terms: outcome.terms,
       };
-      await Deno.writeTextFile(logPath, JSON.stringify({ ...report, ...report.terms, terms: undefined }) + "\n", { append: true });
+      await Deno.writeTextFile(
+        logPath,
+        JSON.stringify({ ...report, ...report.terms, terms: undefined }) + "\n",
+        { append: true },
+      );
       options.onStep?.(report);
       if (step % settings.saveEvery === 0 || step === settings.steps) await save();
     }

@@ -1,8 +1,8 @@
 /**
- * Builds what a training run needs from its settings: the networks (loaded
- * through the inference stages' loaders, or from a config with fresh weights),
- * the trainable parameters under the reference checkpoints' key names, one
- * training step for the recipe, and the export of a model file that the
+ * Builds what a training run needs from its settings. The networks are loaded
+ * through the inference stages' loaders, or made from a config with fresh
+ * weights. The trainable parameters carry the reference checkpoints' key names.
+ * Each recipe provides one training step and the export of a model file that the
  * inference stages load as they are.
  */
 import type { Gpu } from "../gpu/device.ts";
@@ -14,7 +14,7 @@ import { parseAutoencoderConfig } from "../stages/autoencoder/config.ts";
 import { loadAutoencoder } from "../stages/autoencoder/load.ts";
 import { autoencoderParameters } from "../stages/autoencoder/network.ts";
 import { parseLatentDiffusionConfig } from "../stages/latent/config.ts";
-import { AUTOENCODER_PREFIX, emaKey, loadUNet, TEXT_ENCODER_PREFIX, UNET_PREFIX } from "../stages/latent/load.ts";
+import { AUTOENCODER_PREFIX, emaKey, loadUNet, UNET_PREFIX } from "../stages/latent/load.ts";
 import { unetParameters } from "../stages/latent/unet.ts";
 import { readModelFile } from "../stages/load.ts";
 import { PRESETS } from "../stages/presets.ts";
@@ -23,7 +23,7 @@ import { srCosineSchedule } from "../stages/schedules/cosine.ts";
 import { parseSuperResolutionConfig } from "../stages/superres/config.ts";
 import { loadSuperResolution } from "../stages/superres/load.ts";
 import { superResolutionParameters } from "../stages/superres/network.ts";
-import { TOKEN_TABLE, textEncoderParameters } from "../stages/text/encoder.ts";
+import { textEncoderParameters, TOKEN_TABLE } from "../stages/text/encoder.ts";
 import { loadTextEncoder, TEXT_ENCODER_WEIGHTS_PREFIX } from "../stages/text/load.ts";
 import { tokenize } from "../stages/text/tokenizer.ts";
 import { type ParameterList, Weights } from "../stages/weights.ts";
@@ -56,7 +56,10 @@ export interface TrainingSetup {
   /** Runs one step on `batch` (images already decoded) for training step `step`. */
   step(tape: Tape, batch: Batch, step: number): Promise<StepOutcome>;
   /** The model file's tensors (reference key names) and config, from the current parameters and EMA. */
-  exportModel(params: Map<string, Float32Array>, ema: Ema | undefined): { tensors: Map<string, ModelTensor>; config: unknown };
+  exportModel(
+    params: Map<string, Float32Array>,
+    ema: Ema | undefined,
+  ): { tensors: Map<string, ModelTensor>; config: unknown };
   release(): void;
 }
 
@@ -78,7 +81,12 @@ export function initialWeights(list: ParameterList, seed: number): Map<string, H
   const out = new Map<string, HostTensor>();
   const fanIn = new Map<string, number>();
   for (const [name, shape] of list.shapes) {
-    if (name.endsWith(".weight") && shape.length >= 2) fanIn.set(name.slice(0, -".weight".length), shape.slice(1).reduce((a, d) => a * d, 1));
+    if (name.endsWith(".weight") && shape.length >= 2) {
+      fanIn.set(
+        name.slice(0, -".weight".length),
+        shape.slice(1).reduce((a, d) => a * d, 1),
+      );
+    }
   }
   for (const [name, shape] of list.shapes) {
     const size = shape.reduce((a, d) => a * d, 1);
@@ -86,7 +94,9 @@ export function initialWeights(list: ParameterList, seed: number): Map<string, H
     const module = name.slice(0, name.lastIndexOf("."));
     const isEmbedding = /(^|\.)(token_emb|emb)\.weight$/.test(name) || name.endsWith("pos_emb.emb.weight");
     if (isEmbedding) {
-      for (let i = 0; i < size; i++) data[i] = Math.sqrt(-2 * Math.log(random())) * Math.cos(2 * Math.PI * random());
+      for (let i = 0; i < size; i++) {
+        data[i] = Math.sqrt(-2 * Math.log(random())) * Math.cos(2 * Math.PI * random());
+      }
     } else if (fanIn.has(module)) {
       const bound = 1 / Math.sqrt(fanIn.get(module)!);
       for (let i = 0; i < size; i++) data[i] = (2 * random() - 1) * bound;
@@ -98,7 +108,11 @@ export function initialWeights(list: ParameterList, seed: number): Map<string, H
   return out;
 }
 
-function tensorsOf(weights: Weights, prefix: string, skip: (name: string) => boolean = () => false): Map<string, Tensor> {
+function tensorsOf(
+  weights: Weights,
+  prefix: string,
+  skip: (name: string) => boolean = () => false,
+): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
   for (const [name, t] of weights.tensors) {
     if (name.includes("#") || skip(name)) continue;
@@ -109,17 +123,23 @@ function tensorsOf(weights: Weights, prefix: string, skip: (name: string) => boo
 
 async function hostValues(tensors: Map<string, Tensor>, prefix: string): Promise<Map<string, ModelTensor>> {
   const out = new Map<string, ModelTensor>();
-  for (const [name, t] of tensors) out.set(prefix + name, { shape: t.shape, data: t.isGpu ? await t.read() : t.data });
+  for (const [name, t] of tensors) {
+    out.set(prefix + name, { shape: t.shape, data: t.isGpu ? await t.read() : t.data });
+  }
   return out;
 }
 
-function withValues(trainable: Map<string, Tensor>, params: Map<string, Float32Array>, names: Iterable<string>) {
+function withValues(
+  trainable: Map<string, Tensor>,
+  params: Map<string, Float32Array>,
+  names: Iterable<string>,
+) {
   const out = new Map<string, ModelTensor>();
   for (const name of names) out.set(name, { shape: trainable.get(name)!.shape, data: params.get(name)! });
   return out;
 }
 
-/** The raw config to store in an exported model: the pipeline's, the file's own, or the preset the loader matched. */
+/** Returns the raw config to store in an exported model: the pipeline's, the file's own, or the preset the loader matched. */
 async function rawConfig(settings: TrainSettings, configSource: string | undefined): Promise<unknown> {
   if (settings.config !== undefined) return settings.config;
   if (settings.model) {
@@ -181,7 +201,11 @@ async function autoencoderSetup(gpu: Gpu | undefined, settings: TrainSettings): 
         settings.klWeight,
       );
       images.release();
-      return { loss: result.loss, grads: result.grads, terms: { rec: result.reconstructionLoss, kl: result.klLoss } };
+      return {
+        loss: result.loss,
+        grads: result.grads,
+        terms: { rec: result.reconstructionLoss, kl: result.klLoss },
+      };
     },
     exportModel(params) {
       return { tensors: withValues(trainable, params, trainable.keys()), config: raw };
@@ -192,7 +216,9 @@ async function autoencoderSetup(gpu: Gpu | undefined, settings: TrainSettings): 
 
 async function latentSetup(gpu: Gpu | undefined, settings: TrainSettings): Promise<TrainingSetup> {
   const { UNet } = await differentiable<typeof import("../stages/latent/unet.ts")>("stages/latent/unet.ts");
-  const { TextEncoder } = await differentiable<typeof import("../stages/text/encoder.ts")>("stages/text/encoder.ts");
+  const { TextEncoder } = await differentiable<typeof import("../stages/text/encoder.ts")>(
+    "stages/text/encoder.ts",
+  );
 
   let ldm, unetWeights: Weights, configSource: string | undefined;
   if (settings.model) {
@@ -208,7 +234,11 @@ async function latentSetup(gpu: Gpu | undefined, settings: TrainSettings): Promi
 
   // The frozen first stage runs the inference network: nothing of it is watched, so nothing is recorded.
   const aeSource = settings.autoencoder ?? settings.model;
-  if (!aeSource) throw new CheffError("$.train.autoencoder: a latent-diffusion run from fresh weights needs an autoencoder file");
+  if (!aeSource) {
+    throw new CheffError(
+      "$.train.autoencoder: a latent-diffusion run from fresh weights needs an autoencoder file",
+    );
+  }
   const { model: autoencoder } = await loadAutoencoder(gpu, aeSource, {
     config: settings.autoencoder ? undefined : ldm.firstStage,
   });
@@ -223,14 +253,19 @@ async function latentSetup(gpu: Gpu | undefined, settings: TrainSettings): Promi
       const table = loaded.model.tokenTable;
       if (!(table instanceof Tensor)) {
         if (table.chunks.length !== 1) {
-          throw new CheffError("latent-diffusion training: a token table split over several GPU bindings cannot be trained");
+          throw new CheffError(
+            "latent-diffusion training: a token table split over several GPU bindings cannot be trained",
+          );
         }
         tokenTable = table.chunks[0];
       } else {
         tokenTable = table;
       }
     } else {
-      textWeights = Weights.upload(gpu, initialWeights(textEncoderParameters(ldm.textEncoder), settings.seed + 1));
+      textWeights = Weights.upload(
+        gpu,
+        initialWeights(textEncoderParameters(ldm.textEncoder), settings.seed + 1),
+      );
       tokenTable = textWeights.get(TOKEN_TABLE);
     }
     textEncoder = new TextEncoder(ldm.textEncoder, textWeights, tokenTable);
@@ -239,7 +274,9 @@ async function latentSetup(gpu: Gpu | undefined, settings: TrainSettings): Promi
   const trainable = tensorsOf(unetWeights, UNET_PREFIX);
   const unetNames = [...trainable.keys()];
   if (textWeights) {
-    for (const [name, t] of tensorsOf(textWeights, TEXT_ENCODER_WEIGHTS_PREFIX, (n) => n === TOKEN_TABLE)) trainable.set(name, t);
+    for (const [name, t] of tensorsOf(textWeights, TEXT_ENCODER_WEIGHTS_PREFIX, (n) => n === TOKEN_TABLE)) {
+      trainable.set(name, t);
+    }
     trainable.set(TEXT_ENCODER_WEIGHTS_PREFIX + TOKEN_TABLE, tokenTable!);
   }
   const schedule = latentSchedule(ldm.schedule);
@@ -256,8 +293,8 @@ async function latentSetup(gpu: Gpu | undefined, settings: TrainSettings): Promi
     requireReports: ldm.textEncoder !== undefined,
     async step(tape, batch, step) {
       const images = imageTensor(gpu, batch);
-      const latentSize = (batch.images.length / batch.samples.length / 3) * ldm.unet.inChannels /
-        (2 ** (autoencoder.config.chMult.length - 1)) ** 2;
+      const side = settings.imageSize / 2 ** (autoencoder.config.chMult.length - 1);
+      const latentSize = ldm.unet.inChannels * side * side;
       const draws = drawLatentNoise(settings.seed, step, imageIndices(batch), latentSize, schedule.timesteps);
       let reports: Int32Array | undefined;
       if (textEncoder) {
@@ -266,14 +303,20 @@ async function latentSetup(gpu: Gpu | undefined, settings: TrainSettings): Promi
           reports.set(tokenize(sample.report ?? "", { length: maxLength }).ids, i * maxLength);
         }
       }
-      const result = await latentDiffusionStep(tape, {
-        autoencoder,
-        unet,
-        textEncoder,
-        scaleFactor: ldm.scaleFactor,
-        sqrtAlphasCumprod: schedule.sqrtAlphasCumprod,
-        sqrtOneMinusAlphasCumprod: schedule.sqrtOneMinusAlphasCumprod,
-      }, images, draws, reports);
+      const result = await latentDiffusionStep(
+        tape,
+        {
+          autoencoder,
+          unet,
+          textEncoder,
+          scaleFactor: ldm.scaleFactor,
+          sqrtAlphasCumprod: schedule.sqrtAlphasCumprod,
+          sqrtOneMinusAlphasCumprod: schedule.sqrtOneMinusAlphasCumprod,
+        },
+        images,
+        draws,
+        reports,
+      );
       images.release();
       return { loss: result.loss, grads: result.grads };
     },
@@ -282,7 +325,10 @@ async function latentSetup(gpu: Gpu | undefined, settings: TrainSettings): Promi
       for (const [name, t] of firstStage) tensors.set(name, t);
       if (ema) {
         for (const name of unetNames) {
-          tensors.set(emaKey(name.slice(UNET_PREFIX.length)), { shape: trainable.get(name)!.shape, data: ema.shadows.get(name)! });
+          tensors.set(emaKey(name.slice(UNET_PREFIX.length)), {
+            shape: trainable.get(name)!.shape,
+            data: ema.shadows.get(name)!,
+          });
         }
         tensors.set("model_ema.decay", { shape: [], data: Float32Array.of(ema.decay) });
         tensors.set("model_ema.num_updates", { shape: [], data: Float32Array.of(ema.numUpdates) });
@@ -331,9 +377,21 @@ async function superResolutionSetup(gpu: Gpu | undefined, settings: TrainSetting
       }
       const highTensor = imageTensor(gpu, batch);
       const lowTensor = Tensor.from(gpu, [n, 1, lowResSize, lowResSize], low);
-      const draws = drawSuperResolutionNoise(settings.seed, step, imageIndices(batch), imageSize * imageSize, schedule.timesteps);
+      const draws = drawSuperResolutionNoise(
+        settings.seed,
+        step,
+        imageIndices(batch),
+        imageSize * imageSize,
+        schedule.timesteps,
+      );
       const result = await superResolutionStep(
-        tape, network, highTensor, lowTensor, draws, schedule.sqrtAlphasCumprod, schedule.sqrtOneMinusAlphasCumprod,
+        tape,
+        network,
+        highTensor,
+        lowTensor,
+        draws,
+        schedule.sqrtAlphasCumprod,
+        schedule.sqrtOneMinusAlphasCumprod,
       );
       highTensor.release();
       lowTensor.release();

@@ -2,7 +2,7 @@
  * Training state on disk, and trained models in the form the inference stages
  * load.
  *
- * `state.safetensors` holds everything a resumed run needs: the parameters
+ * `state.safetensors` contains everything a resumed run needs: the parameters
  * (`param.<name>`), both Adam moments (`exp_avg.<name>`, `exp_avg_sq.<name>`),
  * the EMA shadows (`ema.<name>`) and, in its `cheff.train` metadata, the step,
  * the data position, the seed and the EMA counters. It is one file written
@@ -62,9 +62,13 @@ export async function saveState(folder: string, state: TrainingState): Promise<v
   const bytes = serializeSafetensors(tensors, { [STATE_METADATA_KEY]: JSON.stringify(info) });
   await Deno.mkdir(folder, { recursive: true });
   await writeFileAtomic(join(folder, STATE_FILE), bytes, { overwrite: true });
-  await writeFileAtomic(join(folder, STATE_JSON), new TextEncoder().encode(JSON.stringify(info, null, 2) + "\n"), {
-    overwrite: true,
-  });
+  await writeFileAtomic(
+    join(folder, STATE_JSON),
+    new TextEncoder().encode(JSON.stringify(info, null, 2) + "\n"),
+    {
+      overwrite: true,
+    },
+  );
 }
 
 /** Reads the state saved in `folder`, or returns undefined when there is none. */
@@ -79,7 +83,9 @@ export async function loadState(folder: string): Promise<TrainingState | undefin
   }
   const file = parseSafetensors(bytes, path);
   const text = file.metadata[STATE_METADATA_KEY];
-  if (!text) throw new CheffError(`${path}: not a cheff training state (no '${STATE_METADATA_KEY}' metadata)`);
+  if (!text) {
+    throw new CheffError(`${path}: not a cheff training state (no '${STATE_METADATA_KEY}' metadata)`);
+  }
   const info = JSON.parse(text) as StateInfo & { optimizerStep: number };
   const group = (prefix: string) => {
     const out = new Map<string, Float32Array>();
@@ -108,9 +114,16 @@ export interface ModelTensor {
  * checkpoint: safetensors with the reference's key names and the config as JSON
  * under `cheff.config`. The write is atomic and replaces an existing file.
  */
-export async function writeModelFile(path: string, tensors: Map<string, ModelTensor>, config: unknown): Promise<void> {
+export async function writeModelFile(
+  path: string,
+  tensors: Map<string, ModelTensor>,
+  config: unknown,
+): Promise<void> {
   const out = new Map<string, TensorToWrite>();
   for (const [name, t] of tensors) out.set(name, { shape: t.shape, data: t.data });
-  const bytes = serializeSafetensors(out, { [CONFIG_METADATA_KEY]: JSON.stringify(config), "cheff.kind": "model" });
+  const bytes = serializeSafetensors(out, {
+    [CONFIG_METADATA_KEY]: JSON.stringify(config),
+    "cheff.kind": "model",
+  });
   await writeFileAtomic(path, bytes, { overwrite: true });
 }

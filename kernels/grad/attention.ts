@@ -17,7 +17,11 @@ import { sumColumns } from "./elementwise.ts";
  * dx = scale · y ⊙ (dy − Σ_row dy ⊙ y).
  */
 export function softmaxBackward(y: Tensor, dy: Tensor, scale = 1): Tensor {
-  if (y.size !== dy.size) throw new Error(`softmaxBackward: gradient ${shapeString(dy.shape)} does not match ${shapeString(y.shape)}`);
+  if (y.size !== dy.size) {
+    throw new Error(
+      `softmaxBackward: gradient ${shapeString(dy.shape)} does not match ${shapeString(y.shape)}`,
+    );
+  }
   const length = y.shape[y.shape.length - 1];
   const rows = y.size / length;
   const product = mul(dy, y);

@@ -1,21 +1,31 @@
 /**
  * Backward of 2-D convolution and transposed convolution (NCHW, PyTorch's weight
  * layouts). The input gradient of each is the other operation run on the output
- * gradient, so it reuses the forward kernels; weight gradients have their own
+ * gradient, so it reuses the forward kernels. Weight gradients have their own
  * kernels (kernels/wgsl/conv_grad.wgsl) and plain loop references for host
- * tensors; bias gradients are sums over batch and positions.
+ * tensors. Bias gradients are sums over batch and positions.
  */
 import type { Gpu, ParamLayout } from "../../gpu/device.ts";
 import { Tensor } from "../../gpu/tensor.ts";
-import { type Conv2dOptions, conv2d, type ConvTranspose2dOptions, convTranspose2d } from "../conv.ts";
+import { conv2d, type Conv2dOptions, convTranspose2d, type ConvTranspose2dOptions } from "../conv.ts";
 import { concat, slice } from "../layout.ts";
-import { WORKGROUP, wgsl } from "../wgsl_source.ts";
+import { wgsl, WORKGROUP } from "../wgsl_source.ts";
 import { sumToShape } from "./elementwise.ts";
 
 const LAYOUT: ParamLayout = [
-  ["N", "u32"], ["C", "u32"], ["H", "u32"], ["W", "u32"],
-  ["O", "u32"], ["OH", "u32"], ["OW", "u32"],
-  ["KH", "u32"], ["KW", "u32"], ["SH", "u32"], ["SW", "u32"], ["PT", "u32"], ["PL", "u32"],
+  ["N", "u32"],
+  ["C", "u32"],
+  ["H", "u32"],
+  ["W", "u32"],
+  ["O", "u32"],
+  ["OH", "u32"],
+  ["OW", "u32"],
+  ["KH", "u32"],
+  ["KW", "u32"],
+  ["SH", "u32"],
+  ["SW", "u32"],
+  ["PT", "u32"],
+  ["PL", "u32"],
 ];
 
 /** Stride, padding and sizes of one convolution, resolved from its options. */
@@ -42,7 +52,7 @@ export function convTranspose2dGeometry(options: ConvTranspose2dOptions): ConvGe
   };
 }
 
-/** The per-channel sum of dy [N, O, OH, OW] over batch and positions: the bias gradient [O]. */
+/** Sums dy [N, O, OH, OW] per channel over batch and positions: the bias gradient [O]. */
 export function convBiasGrad(dy: Tensor): Tensor {
   const O = dy.shape[1];
   const sums = sumToShape(dy, [1, O, 1, 1]);
@@ -51,7 +61,7 @@ export function convBiasGrad(dy: Tensor): Tensor {
   return out;
 }
 
-/** The part `start`…`start + length` − 1 of axis `axis` of x, zero past x's end; releases x. */
+/** Copies elements `start`…`start + length` − 1 of axis `axis` of x (zero past x's end) and releases x. */
 function window(x: Tensor, axis: number, start: number, length: number): Tensor {
   const available = Math.min(length, x.shape[axis] - start);
   let out = available === x.shape[axis] ? x : slice(x, axis, start, start + available);
@@ -68,12 +78,17 @@ function window(x: Tensor, axis: number, start: number, length: number): Tensor 
 }
 
 /**
- * The input gradient of conv2d: dy [N, O, OH, OW] run through the transposed
- * convolution with the same weight and stride and no padding, which gives the
- * gradient of the padded input, then the window the real input occupies in it
- * (zero for rows and columns the forward pass never read).
+ * Computes the input gradient of conv2d. dy [N, O, OH, OW] runs through the
+ * transposed convolution with the same weight and stride and no padding, which
+ * gives the gradient of the padded input. The result is the window the real
+ * input occupies in it (zero for rows and columns the forward pass never read).
  */
-export function conv2dInputGrad(dy: Tensor, w: Tensor, inputShape: readonly number[], geometry: ConvGeometry): Tensor {
+export function conv2dInputGrad(
+  dy: Tensor,
+  w: Tensor,
+  inputShape: readonly number[],
+  geometry: ConvGeometry,
+): Tensor {
   const { stride, padding } = geometry;
   const [, , H, W] = inputShape;
   let dx = convTranspose2d(dy, w, undefined, { stride, padding: 0 });
@@ -82,8 +97,13 @@ export function conv2dInputGrad(dy: Tensor, w: Tensor, inputShape: readonly numb
   return dx;
 }
 
-/** The weight gradient of conv2d, [O, C, KH, KW]. */
-export function conv2dWeightGrad(x: Tensor, dy: Tensor, weightShape: readonly number[], geometry: ConvGeometry): Tensor {
+/** Computes the weight gradient of conv2d, [O, C, KH, KW]. */
+export function conv2dWeightGrad(
+  x: Tensor,
+  dy: Tensor,
+  weightShape: readonly number[],
+  geometry: ConvGeometry,
+): Tensor {
   const [N, C, H, W] = x.shape;
   const [O, , KH, KW] = weightShape;
   const [OH, OW] = [dy.shape[2], dy.shape[3]];
@@ -91,7 +111,19 @@ export function conv2dWeightGrad(x: Tensor, dy: Tensor, weightShape: readonly nu
   const [PT, PL] = geometry.padding;
   if (x.gpu) {
     return dispatchWeightGrad(x.gpu, "conv2d_weight_grad", x, dy, [O, C, KH, KW], {
-      N, C, H, W, O, OH, OW, KH, KW, SH, SW, PT, PL,
+      N,
+      C,
+      H,
+      W,
+      O,
+      OH,
+      OW,
+      KH,
+      KW,
+      SH,
+      SW,
+      PT,
+      PL,
     });
   }
   const sums = new Float64Array(O * C * KH * KW);
@@ -120,13 +152,13 @@ export function conv2dWeightGrad(x: Tensor, dy: Tensor, weightShape: readonly nu
   return Tensor.host([O, C, KH, KW], Float32Array.from(sums));
 }
 
-/** The input gradient of convTranspose2d: a convolution of dy with the same weight, stride and padding. */
+/** Computes the input gradient of convTranspose2d: a convolution of dy with the same weight, stride and padding. */
 export function convTranspose2dInputGrad(dy: Tensor, w: Tensor, geometry: ConvGeometry): Tensor {
   const [PT, PL] = geometry.padding;
   return conv2d(dy, w, undefined, { stride: geometry.stride, padding: [PT, PT, PL, PL] });
 }
 
-/** The weight gradient of convTranspose2d, [C, O, KH, KW]. */
+/** Computes the weight gradient of convTranspose2d, [C, O, KH, KW]. */
 export function convTranspose2dWeightGrad(
   x: Tensor,
   dy: Tensor,
@@ -140,7 +172,19 @@ export function convTranspose2dWeightGrad(
   const [PT, PL] = geometry.padding;
   if (x.gpu) {
     return dispatchWeightGrad(x.gpu, "conv_transpose2d_weight_grad", x, dy, [C, O, KH, KW], {
-      N, C, H, W, O, OH, OW, KH, KW, SH, SW, PT, PL,
+      N,
+      C,
+      H,
+      W,
+      O,
+      OH,
+      OW,
+      KH,
+      KW,
+      SH,
+      SW,
+      PT,
+      PL,
     });
   }
   const sums = new Float64Array(C * O * KH * KW);

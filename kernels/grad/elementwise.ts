@@ -9,11 +9,11 @@ import { type Shape, shapeString, sizeOf, Tensor } from "../../gpu/tensor.ts";
 import { copy, erf } from "../elementwise.ts";
 import { permute } from "../layout.ts";
 import { matmul } from "../matmul.ts";
-import { WORKGROUP, wgsl } from "../wgsl_source.ts";
+import { wgsl, WORKGROUP } from "../wgsl_source.ts";
 
 const LAYOUT: ParamLayout = [["n", "u32"], ["low", "f32"], ["high", "f32"]];
 
-/** A tensor of `size` ones on `like`'s device, shaped [size, 1]. */
+/** Returns a [size, 1] tensor of ones on `like`'s device. */
 export function onesColumn(like: Tensor, size: number): Tensor {
   return Tensor.from(like.gpu, [size, 1], new Float32Array(size).fill(1));
 }
@@ -23,7 +23,9 @@ export function onesColumn(like: Tensor, size: number): Tensor {
  * this is a product with a column of ones.
  */
 export function sumColumns(x: Tensor, rows: number, columns: number): Tensor {
-  if (rows * columns !== x.size) throw new Error(`sumColumns: ${shapeString(x.shape)} is not ${rows} × ${columns}`);
+  if (rows * columns !== x.size) {
+    throw new Error(`sumColumns: ${shapeString(x.shape)} is not ${rows} × ${columns}`);
+  }
   if (!x.gpu) {
     const out = Tensor.host([rows]);
     const v = x.data;
@@ -49,7 +51,9 @@ export function sumColumns(x: Tensor, rows: number, columns: number): Tensor {
  * gradient from [N·L, O] output gradients, say).
  */
 export function sumRows(x: Tensor, rows: number, columns: number): Tensor {
-  if (rows * columns !== x.size) throw new Error(`sumRows: ${shapeString(x.shape)} is not ${rows} × ${columns}`);
+  if (rows * columns !== x.size) {
+    throw new Error(`sumRows: ${shapeString(x.shape)} is not ${rows} × ${columns}`);
+  }
   if (!x.gpu) {
     const sums = new Float64Array(columns);
     const v = x.data;
@@ -73,7 +77,9 @@ export function sumRows(x: Tensor, rows: number, columns: number): Tensor {
  */
 export function sumToShape(dy: Tensor, shape: Shape): Tensor {
   const rank = dy.shape.length;
-  if (shape.length > rank) throw new Error(`sumToShape: ${shapeString(shape)} has more axes than ${shapeString(dy.shape)}`);
+  if (shape.length > rank) {
+    throw new Error(`sumToShape: ${shapeString(shape)} has more axes than ${shapeString(dy.shape)}`);
+  }
   const padded = [...new Array(rank - shape.length).fill(1), ...shape];
   const reduced: number[] = [];
   const kept: number[] = [];
@@ -124,7 +130,9 @@ function dispatchUnaryGrad(entry: string, x: Tensor, dy: Tensor, low = 0, high =
 }
 
 function checkSameSize(op: string, x: Tensor, dy: Tensor): void {
-  if (x.size !== dy.size) throw new Error(`${op}: gradient ${shapeString(dy.shape)} does not match input ${shapeString(x.shape)}`);
+  if (x.size !== dy.size) {
+    throw new Error(`${op}: gradient ${shapeString(dy.shape)} does not match input ${shapeString(x.shape)}`);
+  }
 }
 
 /** dx = dy · d/dx SiLU(x) = dy · σ(x)(1 + x(1 − σ(x))). */
@@ -143,7 +151,11 @@ export function siluBackward(x: Tensor, dy: Tensor): Tensor {
 export function geluBackward(x: Tensor, dy: Tensor): Tensor {
   checkSameSize("geluBackward", x, dy);
   if (!x.gpu) {
-    return referenceUnaryGrad(x, dy, (v) => 0.5 * (1 + erf(v / Math.SQRT2)) + v * Math.exp(-0.5 * v * v) / Math.sqrt(2 * Math.PI));
+    return referenceUnaryGrad(
+      x,
+      dy,
+      (v) => 0.5 * (1 + erf(v / Math.SQRT2)) + v * Math.exp(-0.5 * v * v) / Math.sqrt(2 * Math.PI),
+    );
   }
   return dispatchUnaryGrad("gelu_grad", x, dy);
 }

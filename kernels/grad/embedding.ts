@@ -6,18 +6,24 @@
  */
 import type { ParamLayout } from "../../gpu/device.ts";
 import { shapeString, Tensor } from "../../gpu/tensor.ts";
-import { WORKGROUP, wgsl } from "../wgsl_source.ts";
+import { wgsl, WORKGROUP } from "../wgsl_source.ts";
 
 const LAYOUT: ParamLayout = [["width", "u32"], ["first_row", "u32"], ["rows", "u32"]];
 
 /**
- * The gradient of each table chunk (one chunk for a plain [V, D] table), in the
+ * Computes the gradient of each table chunk (one chunk for a plain [V, D] table), in the
  * chunks' order, from dy [ids.length, D]. `chunkRows` are the chunks' row counts.
  */
-export function embeddingBackward(ids: ArrayLike<number>, dy: Tensor, chunkRows: readonly number[]): Tensor[] {
+export function embeddingBackward(
+  ids: ArrayLike<number>,
+  dy: Tensor,
+  chunkRows: readonly number[],
+): Tensor[] {
   const count = ids.length;
   const width = count === 0 ? 0 : dy.size / count;
-  if (!Number.isInteger(width)) throw new Error(`embeddingBackward: ${shapeString(dy.shape)} does not split into ${count} rows`);
+  if (!Number.isInteger(width)) {
+    throw new Error(`embeddingBackward: ${shapeString(dy.shape)} does not split into ${count} rows`);
+  }
   const vocabulary = chunkRows.reduce((a, r) => a + r, 0);
 
   if (!dy.gpu) {

@@ -6,7 +6,7 @@
 import { Tensor } from "../../gpu/tensor.ts";
 import { concat, permute, slice } from "../layout.ts";
 
-/** The gradients of concat's inputs (their sizes along `axis` in `lengths`), as slices of dy. */
+/** Returns the gradients of concat's inputs (their sizes along `axis` in `lengths`), as slices of dy. */
 export function concatBackward(dy: Tensor, axis: number, lengths: readonly number[]): Tensor[] {
   const a = axis < 0 ? axis + dy.shape.length : axis;
   const out: Tensor[] = [];
@@ -18,8 +18,14 @@ export function concatBackward(dy: Tensor, axis: number, lengths: readonly numbe
   return out;
 }
 
-/** The gradient of slice(x, axis, start, end): dy placed at start…end−1 of zeros shaped like x. */
-export function sliceBackward(dy: Tensor, inputShape: readonly number[], axis: number, start: number, end: number): Tensor {
+/** Returns the gradient of slice(x, axis, start, end): dy placed at start…end−1 of zeros shaped like x. */
+export function sliceBackward(
+  dy: Tensor,
+  inputShape: readonly number[],
+  axis: number,
+  start: number,
+  end: number,
+): Tensor {
   const a = axis < 0 ? axis + inputShape.length : axis;
   const parts: Tensor[] = [];
   const zeros = (length: number) => {
@@ -34,7 +40,7 @@ export function sliceBackward(dy: Tensor, inputShape: readonly number[], axis: n
   return out;
 }
 
-/** The gradient of permute(x, perm): dy permuted back by the inverse permutation. */
+/** Returns the gradient of permute(x, perm): dy permuted back by the inverse permutation. */
 export function permuteBackward(dy: Tensor, perm: readonly number[]): Tensor {
   const inverse = new Array(perm.length);
   for (const [i, axis] of perm.entries()) inverse[axis] = i;

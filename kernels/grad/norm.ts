@@ -10,14 +10,19 @@
 import type { Gpu, ParamLayout } from "../../gpu/device.ts";
 import { shapeString, Tensor } from "../../gpu/tensor.ts";
 import { slice } from "../layout.ts";
-import { WORKGROUP, wgsl } from "../wgsl_source.ts";
+import { wgsl, WORKGROUP } from "../wgsl_source.ts";
 
 const LAYOUT: ParamLayout = [
-  ["rows", "u32"], ["row_len", "u32"], ["groups", "u32"], ["channels_per_row", "u32"],
-  ["span", "u32"], ["silu", "u32"], ["eps", "f32"],
+  ["rows", "u32"],
+  ["row_len", "u32"],
+  ["groups", "u32"],
+  ["channels_per_row", "u32"],
+  ["span", "u32"],
+  ["silu", "u32"],
+  ["eps", "f32"],
 ];
 
-/** How a tensor splits into normalised rows and which affine channel each element uses. */
+/** The split of a tensor into normalised rows, and the affine channel of each element. */
 interface RowPlan {
   rows: number;
   rowLength: number;
@@ -46,7 +51,14 @@ function channelOf(plan: RowPlan, r: number, j: number): number {
 }
 
 /** Plain normalisation (two-pass biased variance), affine, optional SiLU; float64 sums. */
-function referenceForward(x: Tensor, gamma: Tensor, beta: Tensor, eps: number, silu: boolean, plan: RowPlan): Tensor {
+function referenceForward(
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  eps: number,
+  silu: boolean,
+  plan: RowPlan,
+): Tensor {
   const y = Tensor.host(x.shape);
   const xv = x.data, yv = y.data, gv = gamma.data, bv = beta.data;
   for (let r = 0; r < plan.rows; r++) {
@@ -154,16 +166,33 @@ function dispatchBackward(
   const dx = Tensor.empty(gpu, x.shape);
   const params = Tensor.empty(gpu, [2 * channels]);
   const values = {
-    rows: plan.rows, row_len: plan.rowLength, groups: plan.groups, channels_per_row: plan.channelsPerRow,
-    span: plan.span, silu: silu ? 1 : 0, eps,
+    rows: plan.rows,
+    row_len: plan.rowLength,
+    groups: plan.groups,
+    channels_per_row: plan.channelsPerRow,
+    span: plan.span,
+    silu: silu ? 1 : 0,
+    eps,
   };
+
   const pipeline = (entry: string) => gpu.pipeline("norm_grad", wgsl("norm_grad"), entry);
   const bindings = [x.binding(), dy.binding(), gamma.binding(), beta.binding(), stats.binding()];
-  // param_grad reads the statistics input_grad writes; dispatches in one pass run in order.
+
+  // param_grad reads the statistics that input_grad writes, and dispatches in one pass run in order.
   const rowGroups = gpu.grid(Math.ceil(plan.rows / WORKGROUP));
-  gpu.dispatch("norm_grad.input_grad", pipeline("input_grad"), LAYOUT, values, [...bindings, dx.binding()], rowGroups);
+  gpu.dispatch(
+    "norm_grad.input_grad",
+    pipeline("input_grad"),
+    LAYOUT,
+    values,
+    [...bindings, dx.binding()],
+    rowGroups,
+  );
   const channelGroups = gpu.grid(Math.ceil(channels / WORKGROUP));
-  gpu.dispatch("norm_grad.param_grad", pipeline("param_grad"), LAYOUT, values, [...bindings, params.binding()], channelGroups);
+  gpu.dispatch("norm_grad.param_grad", pipeline("param_grad"), LAYOUT, values, [
+    ...bindings,
+    params.binding(),
+  ], channelGroups);
   stats.release();
   const dgamma = slice(params, 0, 0, channels);
   const dbeta = slice(params, 0, channels, 2 * channels);
@@ -172,7 +201,9 @@ function dispatchBackward(
 }
 
 function checkGradShape(op: string, x: Tensor, dy: Tensor): void {
-  if (x.size !== dy.size) throw new Error(`${op}: gradient ${shapeString(dy.shape)} does not match input ${shapeString(x.shape)}`);
+  if (x.size !== dy.size) {
+    throw new Error(`${op}: gradient ${shapeString(dy.shape)} does not match input ${shapeString(x.shape)}`);
+  }
 }
 
 /** Gradients of x [N, C, ...], γ [C] and β [C] in GroupNorm(groups, eps) (then SiLU when `silu`), from dy. */
@@ -192,7 +223,13 @@ export function groupNormBackward(
 }
 
 /** Gradients of x [..., D], γ [D] and β [D] in LayerNorm(eps) over the last axis, from dy. */
-export function layerNormBackward(x: Tensor, gamma: Tensor, beta: Tensor, eps: number, dy: Tensor): NormGrads {
+export function layerNormBackward(
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  eps: number,
+  dy: Tensor,
+): NormGrads {
   checkGradShape("layerNormBackward", x, dy);
   const plan = layerNormPlan(x.shape);
   if (x.gpu) return dispatchBackward(x.gpu, x, gamma, beta, eps, false, dy, plan);

@@ -7,7 +7,7 @@ import { Tensor } from "../../gpu/tensor.ts";
 import { permute } from "../layout.ts";
 import { sumColumns } from "./elementwise.ts";
 
-/** The gradient of x [N, C, H, W] in upsampleNearest2x(x), from dy [N, C, 2H, 2W]. */
+/** Computes the gradient of x [N, C, H, W] in upsampleNearest2x(x), from dy [N, C, 2H, 2W]. */
 export function upsampleNearest2xBackward(dy: Tensor): Tensor {
   const [n, c, h2, w2] = dy.shape;
   const [h, w] = [h2 / 2, w2 / 2];

@@ -30,12 +30,15 @@ Deno.test("cheff train stops, resumes and logs each step", async () => {
   try {
     const data = await writeTinyDataset(join(folder, "data"));
     const pipeline = join(folder, "train.json");
-    await Deno.writeTextFile(pipeline, JSON.stringify(tinyAutoencoderPipeline("data/index.json", "run", { steps: 3 })));
+    await Deno.writeTextFile(
+      pipeline,
+      JSON.stringify(tinyAutoencoderPipeline("data/index.json", "run", { steps: 3, save_every: 10 })),
+    );
 
     const first = await cheff(["train", pipeline, "--cpu", "--steps", "2"]);
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stderr, /step 2\/3, loss [0-9.e+-]+, /);
-    assert.match(first.stderr, /saved step 2/);
+    assert.match(first.stderr, /saved step 2/, "stopping with --steps saves between save_every steps");
 
     const again = await cheff(["train", pipeline, "--cpu"]);
     assert.equal(again.code, 1);
@@ -45,12 +48,16 @@ Deno.test("cheff train stops, resumes and logs each step", async () => {
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.match(resumed.stderr, /resuming from step 2 of 3/);
 
-    const log = (await Deno.readTextFile(join(folder, "run", "log.jsonl"))).trim().split("\n").map((l) => JSON.parse(l));
+    const log = (await Deno.readTextFile(join(folder, "run", "log.jsonl"))).trim().split("\n").map((l) =>
+      JSON.parse(l)
+    );
     assert.deepEqual(log.map((entry) => entry.step), [1, 2, 3]);
     for (const entry of log) {
-      assert.ok(Number.isFinite(entry.loss) && entry.loss > 0);
+      assert.ok(Number.isFinite(entry.loss), `loss ${entry.loss}`);
+      assert.ok(entry.loss > 0, `loss ${entry.loss}`);
       assert.ok(entry.imagesPerSecond > 0);
-      assert.ok("rec" in entry && "kl" in entry, "the autoencoder's loss terms are logged");
+      assert.ok("rec" in entry, "the reconstruction term is logged");
+      assert.ok("kl" in entry, "the KL term is logged");
     }
     const state = JSON.parse(await Deno.readTextFile(join(folder, "run", "state.json")));
     assert.equal(state.step, 3);

@@ -35,7 +35,8 @@ Deno.test("training data batches follow the data position", async () => {
 
     // Position 2 starts in epoch 0 and runs into epoch 1; a fresh loader gives the same batch.
     const second = await data.batch(2);
-    const again = await (await TrainingData.open({ index, size: 8, channels: 3, batchSize: 2, seed: 1 })).batch(2);
+    const again = await (await TrainingData.open({ index, size: 8, channels: 3, batchSize: 2, seed: 1 }))
+      .batch(2);
     assert.deepEqual(again.samples.map((s) => s.id), second.samples.map((s) => s.id));
     assert.deepEqual(again.images, second.images);
     assert.equal(second.samples[0].id, epoch0[2]);
@@ -49,18 +50,28 @@ Deno.test("flip mirrors images only when enabled", async () => {
   try {
     const index = await writeTinyDataset(folder);
     const plain = await TrainingData.open({ index, size: 8, channels: 1, batchSize: 3, seed: 2 });
-    const flipped = await TrainingData.open({ index, size: 8, channels: 1, batchSize: 3, seed: 2, flip: true });
+    const flipped = await TrainingData.open({
+      index,
+      size: 8,
+      channels: 1,
+      batchSize: 3,
+      seed: 2,
+      flip: true,
+    });
     const a = await plain.batch(0);
     const b = await flipped.batch(0);
     let mirrored = 0;
     for (let n = 0; n < 3; n++) {
       const image = a.images.subarray(n * 64, (n + 1) * 64);
       const other = b.images.subarray(n * 64, (n + 1) * 64);
-      const reversed = Float32Array.from({ length: 64 }, (_, i) => image[Math.floor(i / 8) * 8 + 7 - (i % 8)]);
+      const reversed = Float32Array.from(
+        { length: 64 },
+        (_, i) => image[Math.floor(i / 8) * 8 + 7 - (i % 8)],
+      );
       if (other.every((v, i) => v === reversed[i])) mirrored++;
       else assert.deepEqual(other, image, "an unflipped image is unchanged");
     }
-    assert.ok(mirrored >= 1 && mirrored <= 3);
+    assert.ok(mirrored >= 1, "at least one image is mirrored");
   } finally {
     await Deno.remove(folder, { recursive: true });
   }

@@ -7,6 +7,7 @@
  * absolute bound of 1e-6 of the network's largest gradient instead.
  */
 import assert from "node:assert/strict";
+import { getGpu, type Gpu } from "../../gpu/device.ts";
 import { Tensor } from "../../gpu/tensor.ts";
 import { type HostTensor, parseSafetensors } from "../../io/safetensors.ts";
 import { loadAutoencoder } from "../../stages/autoencoder/load.ts";
@@ -89,7 +90,10 @@ function compare(net: string, names: string[], lookup: (name: string) => Float32
     const reference = expected(key);
     const diff = maxDiff(ours, reference);
     if (ROUNDING_NOISE.has(key)) {
-      assert.ok(diff <= NOISE_BOUND * networkScale, `${key}: ${diff.toExponential(2)} over the rounding-noise bound`);
+      assert.ok(
+        diff <= NOISE_BOUND * networkScale,
+        `${key}: ${diff.toExponential(2)} over the rounding-noise bound`,
+      );
       continue;
     }
     const error = diff / maxAbs(reference);
@@ -112,7 +116,10 @@ function checkInput(net: string, grads: Gradients, input: Tensor, name = "input"
   const ours = grads.get(input);
   assert.ok(ours, `${net}: no gradient reached the ${name}`);
   const error = maxDiff(ours.data, expected(`${net}.grad.${name}`)) / maxAbs(expected(`${net}.grad.${name}`));
-  assert.ok(error <= TOLERANCE, `${net}.grad.${name}: error ${error.toExponential(2)} of scale exceeds ${TOLERANCE}`);
+  assert.ok(
+    error <= TOLERANCE,
+    `${net}.grad.${name}: error ${error.toExponential(2)} of scale exceeds ${TOLERANCE}`,
+  );
   return error;
 }
 
@@ -136,74 +143,114 @@ kitTest("autoencoder gradients match the reference", [GRADIENTS, AE], async () =
   const grads = tape.backward(out, hostTensor("ae.w"));
   const inputError = checkInput("ae", grads, input);
   const worst = compare("ae", names, (name) => gradientOf(grads, model.weights, name));
-  console.log(`autoencoder: input ${inputError.toExponential(2)}, parameters ${worst.toExponential(2)} of scale`);
-  tape.release();
-});
-
-kitTest("unconditional U-Net gradients match the reference", [GRADIENTS, UNCOND], async () => {
-  const file = await readModelFile(UNCOND);
-  const { model } = await loadUNet(undefined, file, { config: config().ldm_uncond });
-  const { UNet } = await differentiable<typeof import("../../stages/latent/unet.ts")>("stages/latent/unet.ts");
-  const network = new UNet(model.config, model.weights);
-  const prefix = "model.diffusion_model.";
-  const names = parameterList("unet_uncond");
-  const input = hostTensor("unet_uncond.input");
-  const tape = new Tape();
-  tape.watch(input, ...names.map((name) => model.weights.get(name.slice(prefix.length))));
-  const out = tape.run(() => network.eps(input, ints("unet_uncond.t")));
-  const grads = tape.backward(out, hostTensor("unet_uncond.w"));
-  const inputError = checkInput("unet_uncond", grads, input);
-  const worst = compare("unet_uncond", names, (name) => gradientOf(grads, model.weights, name.slice(prefix.length)));
-  console.log(`unconditional U-Net: input ${inputError.toExponential(2)}, parameters ${worst.toExponential(2)} of scale`);
-  tape.release();
-});
-
-kitTest("report-conditioned U-Net and text encoder gradients match the reference", [GRADIENTS, T2I], async () => {
-  const file = await readModelFile(T2I);
-  const ldmConfig = config().ldm_t2i;
-  const { model: unet } = await loadUNet(undefined, file, { config: ldmConfig });
-  const { model: encoder } = await loadTextEncoder(undefined, file, { config: ldmConfig });
-  const { UNet } = await differentiable<typeof import("../../stages/latent/unet.ts")>("stages/latent/unet.ts");
-  const { TextEncoder } = await differentiable<typeof import("../../stages/text/encoder.ts")>("stages/text/encoder.ts");
-  const network = new UNet(unet.config, unet.weights);
-  const textEncoder = new TextEncoder(encoder.config, encoder.weights, encoder.tokenTable);
-  const table = encoder.tokenTable as Tensor;
-
-  const unetPrefix = "model.diffusion_model.";
-  const textPrefix = "cond_stage_model.transformer.";
-  const names = parameterList("unet_t2i");
-  const parameter = (name: string) =>
-    name.startsWith(unetPrefix)
-      ? unet.weights.get(name.slice(unetPrefix.length))
-      : name === `${textPrefix}token_emb.weight`
-      ? table
-      : encoder.weights.get(name.slice(textPrefix.length));
-
-  const input = hostTensor("unet_t2i.input");
-  const tokens = Int32Array.from(ints("unet_t2i.tokens"));
-  const tape = new Tape({ retainAll: true });
-  tape.watch(input, ...names.map(parameter));
-  let context: Tensor | undefined;
-  const out = tape.run(() => {
-    context = textEncoder.context(tokens, 2);
-    return network.eps(input, ints("unet_t2i.t"), context);
-  });
-  const contextError = maxDiff(context!.data, expected("unet_t2i.context")) / maxAbs(expected("unet_t2i.context"));
-  assert.ok(contextError <= 1e-5, `context: error ${contextError.toExponential(2)}`);
-
-  const grads = tape.backward(out, hostTensor("unet_t2i.w"));
-  const inputError = checkInput("unet_t2i", grads, input);
-  const contextGradError = checkInput("unet_t2i", grads, context!, "context");
-  const lookup = tape.nodes.find((node) => node.op === "embedding");
-  assert.ok(lookup, "the token embedding was recorded");
-  const tokenError = checkInput("unet_t2i", grads, lookup.output, "token_emb_out");
-  const worst = compare("unet_t2i", names, (name) => grads.get(parameter(name))?.data);
   console.log(
-    `report-conditioned U-Net: input ${inputError.toExponential(2)}, context ${contextGradError.toExponential(2)}, ` +
-      `token embeddings ${tokenError.toExponential(2)}, parameters ${worst.toExponential(2)} of scale`,
+    `autoencoder: input ${inputError.toExponential(2)}, parameters ${worst.toExponential(2)} of scale`,
   );
   tape.release();
 });
+
+async function checkUnconditional(gpu: Gpu | undefined, label: string): Promise<void> {
+  const file = await readModelFile(UNCOND);
+  const { model } = await loadUNet(gpu, file, { config: config().ldm_uncond });
+  const { UNet } = await differentiable<typeof import("../../stages/latent/unet.ts")>(
+    "stages/latent/unet.ts",
+  );
+  const network = new UNet(model.config, model.weights);
+  const prefix = "model.diffusion_model.";
+  const names = parameterList("unet_uncond");
+  const hostInput = hostTensor("unet_uncond.input");
+  const input = Tensor.from(gpu, hostInput.shape, hostInput.data);
+  const tape = new Tape();
+  tape.watch(input, ...names.map((name) => model.weights.get(name.slice(prefix.length))));
+  const out = tape.run(() => network.eps(input, ints("unet_uncond.t")));
+  const w = hostTensor("unet_uncond.w");
+  const grads = tape.backward(out, Tensor.from(gpu, w.shape, w.data));
+
+  // Read the gradients back (a no-op copy on the host) before comparing.
+  const values = new Map<string, Float32Array>();
+  for (const name of names) {
+    const g = grads.get(model.weights.get(name.slice(prefix.length)));
+    if (g) values.set(name, await g.read());
+  }
+  const inputGrad = await grads.get(input)!.read();
+  const inputError = maxDiff(inputGrad, expected("unet_uncond.grad.input")) /
+    maxAbs(expected("unet_uncond.grad.input"));
+  assert.ok(inputError <= TOLERANCE, `unet_uncond.grad.input: error ${inputError.toExponential(2)} of scale`);
+  const worst = compare("unet_uncond", names, (name) => values.get(name));
+  console.log(
+    `unconditional U-Net (${label}): input ${inputError.toExponential(2)}, parameters ${
+      worst.toExponential(2)
+    } of scale`,
+  );
+  tape.release();
+  model.release();
+}
+
+kitTest("unconditional U-Net gradients match the reference", [GRADIENTS, UNCOND], async () => {
+  await checkUnconditional(undefined, "host");
+});
+
+kitTest("unconditional U-Net gradients on the GPU match the reference", [GRADIENTS, UNCOND], async () => {
+  await checkUnconditional(await getGpu(), "GPU");
+});
+
+kitTest(
+  "report-conditioned U-Net and text encoder gradients match the reference",
+  [GRADIENTS, T2I],
+  async () => {
+    const file = await readModelFile(T2I);
+    const ldmConfig = config().ldm_t2i;
+    const { model: unet } = await loadUNet(undefined, file, { config: ldmConfig });
+    const { model: encoder } = await loadTextEncoder(undefined, file, { config: ldmConfig });
+    const { UNet } = await differentiable<typeof import("../../stages/latent/unet.ts")>(
+      "stages/latent/unet.ts",
+    );
+    const { TextEncoder } = await differentiable<typeof import("../../stages/text/encoder.ts")>(
+      "stages/text/encoder.ts",
+    );
+    const network = new UNet(unet.config, unet.weights);
+    const textEncoder = new TextEncoder(encoder.config, encoder.weights, encoder.tokenTable);
+    const table = encoder.tokenTable as Tensor;
+
+    const unetPrefix = "model.diffusion_model.";
+    const textPrefix = "cond_stage_model.transformer.";
+    const names = parameterList("unet_t2i");
+    const parameter = (name: string) =>
+      name.startsWith(unetPrefix)
+        ? unet.weights.get(name.slice(unetPrefix.length))
+        : name === `${textPrefix}token_emb.weight`
+        ? table
+        : encoder.weights.get(name.slice(textPrefix.length));
+
+    const input = hostTensor("unet_t2i.input");
+    const tokens = Int32Array.from(ints("unet_t2i.tokens"));
+    const tape = new Tape({ retainAll: true });
+    tape.watch(input, ...names.map(parameter));
+    let context: Tensor | undefined;
+    const out = tape.run(() => {
+      context = textEncoder.context(tokens, 2);
+      return network.eps(input, ints("unet_t2i.t"), context);
+    });
+    const contextError = maxDiff(context!.data, expected("unet_t2i.context")) /
+      maxAbs(expected("unet_t2i.context"));
+    assert.ok(contextError <= 1e-5, `context: error ${contextError.toExponential(2)}`);
+
+    const grads = tape.backward(out, hostTensor("unet_t2i.w"));
+    const inputError = checkInput("unet_t2i", grads, input);
+    const contextGradError = checkInput("unet_t2i", grads, context!, "context");
+    const lookup = tape.nodes.find((node) => node.op === "embedding");
+    assert.ok(lookup, "the token embedding was recorded");
+    const tokenError = checkInput("unet_t2i", grads, lookup.output, "token_emb_out");
+    const worst = compare("unet_t2i", names, (name) => grads.get(parameter(name))?.data);
+    console.log(
+      `report-conditioned U-Net: input ${inputError.toExponential(2)}, context ${
+        contextGradError.toExponential(2)
+      }, ` +
+        `token embeddings ${tokenError.toExponential(2)}, parameters ${worst.toExponential(2)} of scale`,
+    );
+    tape.release();
+  },
+);
 
 kitTest("super-resolution U-Net gradients match the reference", [GRADIENTS, SR], async () => {
   const { model } = await loadSuperResolution(undefined, SR, { config: config().sr });
@@ -219,6 +266,10 @@ kitTest("super-resolution U-Net gradients match the reference", [GRADIENTS, SR],
   const grads = tape.backward(out, hostTensor("sr.w"));
   const inputError = checkInput("sr", grads, input);
   const worst = compare("sr", names, (name) => gradientOf(grads, model.weights, name));
-  console.log(`super-resolution U-Net: input ${inputError.toExponential(2)}, parameters ${worst.toExponential(2)} of scale`);
+  console.log(
+    `super-resolution U-Net: input ${inputError.toExponential(2)}, parameters ${
+      worst.toExponential(2)
+    } of scale`,
+  );
   tape.release();
 });

@@ -6,7 +6,11 @@
 import { join } from "node:path";
 import { FIXTURES_DIR } from "../kit.ts";
 
-const FIXTURE_IMAGES = ["nih_00000001_001_64.png", "nih_00000001_001_64_palette4.png", "rg1_chest_12bit_crop64.png"];
+const FIXTURE_IMAGES = [
+  "nih_00000001_001_64.png",
+  "nih_00000001_001_64_palette4.png",
+  "rg1_chest_12bit_crop64.png",
+];
 
 /** Writes a MaCheX-layout folder (images and index.json) of the fixture radiographs into `folder`; returns the index path. */
 export async function writeTinyDataset(folder: string, reports = false): Promise<string> {
@@ -40,8 +44,12 @@ export const TINY_AUTOENCODER = {
   },
 };
 
-/** A pipeline file training TINY_AUTOENCODER from fresh weights on the tiny dataset. */
-export function tinyAutoencoderPipeline(data: string, output: string, train: Record<string, unknown> = {}): unknown {
+/** Returns a pipeline file training TINY_AUTOENCODER from fresh weights on the tiny dataset. */
+export function tinyAutoencoderPipeline(
+  data: string,
+  output: string,
+  train: Record<string, unknown> = {},
+): unknown {
   return {
     cheff: 1,
     train: {

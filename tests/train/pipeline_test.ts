@@ -9,11 +9,23 @@ import { parseTrainPipeline } from "../../train/pipeline.ts";
 const BASE = {
   cheff: 1,
   models: { ldm: "models/ldm.pt" },
-  train: { recipe: "latent-diffusion", model: "ldm", data: "data/index.json", image_size: 64, batch_size: 2, steps: 10, lr: 2e-6, output: "runs/ldm" },
+  train: {
+    recipe: "latent-diffusion",
+    model: "ldm",
+    data: "data/index.json",
+    image_size: 64,
+    batch_size: 2,
+    steps: 10,
+    lr: 2e-6,
+    output: "runs/ldm",
+  },
 };
 
 function rejects(json: unknown, pattern: RegExp): void {
-  assert.throws(() => parseTrainPipeline(json, "/p/pipe.json"), (e: Error) => e instanceof CheffError && pattern.test(e.message));
+  assert.throws(
+    () => parseTrainPipeline(json, "/p/pipe.json"),
+    (e: Error) => e instanceof CheffError && pattern.test(e.message),
+  );
 }
 
 Deno.test("latent diffusion defaults to AdamW with EMA", () => {
@@ -44,7 +56,10 @@ Deno.test("pipeline errors name the field", () => {
   rejects({ ...BASE, train: { ...BASE.train, recipe: "gan" } }, /\$\.train\.recipe: expected one of/);
   rejects({ ...BASE, train: { ...BASE.train, lr: -1 } }, /\$\.train\.lr: expected a positive number/);
   rejects({ ...BASE, train: { ...BASE.train, steps: 1.5 } }, /\$\.train\.steps/);
-  rejects({ ...BASE, train: { ...BASE.train, model: "nope" } }, /\$\.train\.model: 'nope' is not a name in \$\.models/);
+  rejects(
+    { ...BASE, train: { ...BASE.train, model: "nope" } },
+    /\$\.train\.model: 'nope' is not a name in \$\.models/,
+  );
   rejects({ ...BASE, train: { ...BASE.train, batchsize: 2 } }, /\$\.train\.batchsize: unknown field/);
   rejects({ ...BASE, train: { ...BASE.train, model: undefined } }, /\$\.train: needs a model/);
   rejects({ ...BASE, train: { ...BASE.train, recipe: "super-resolution" } }, /\$\.train\.low_res_size/);

@@ -1,9 +1,9 @@
 /**
  * One training step of the unconditional latent-diffusion model against the
- * reference kit's recorded step: the noised latents, the loss, the gradients,
- * AdamW from fresh moments (at the released lr and at lr 1e-3, where weight
- * decay and bias correction are far above float32 resolution) and the EMA update
- * with its warm-up decay.
+ * reference kit's recorded step: the noised latents, the loss and the gradients.
+ * Then AdamW from fresh moments, at the released lr and at lr 1e-3 (where weight
+ * decay and bias correction are far above float32 resolution), and the EMA
+ * update with its warm-up decay.
  */
 import assert from "node:assert/strict";
 import { Tensor } from "../../gpu/tensor.ts";
@@ -83,7 +83,9 @@ kitTest("latent diffusion step matches the reference loss and gradients", [STEP,
   const config = JSON.parse(reference().metadata.config);
   const { model: unet, config: ldm } = await loadUNet(undefined, file, { config });
   const { model: autoencoder } = await loadAutoencoder(undefined, UNCOND);
-  const { UNet } = await differentiable<typeof import("../../stages/latent/unet.ts")>("stages/latent/unet.ts");
+  const { UNet } = await differentiable<typeof import("../../stages/latent/unet.ts")>(
+    "stages/latent/unet.ts",
+  );
   const network = new UNet(unet.config, unet.weights);
   const schedule = latentSchedule();
 
@@ -92,13 +94,18 @@ kitTest("latent diffusion step matches the reference loss and gradients", [STEP,
   for (const name of unet.weights.tensors.keys()) tape.watch(unet.weights.get(name));
   const images = Tensor.host([2, 3, 64, 64], Float32Array.from(values("batch.img")));
   const t = Array.from(reference().tensors.get("batch.t")!.data as BigInt64Array, Number);
-  const result = await latentDiffusionStep(tape, {
-    autoencoder,
-    unet: network,
-    scaleFactor: ldm.scaleFactor,
-    sqrtAlphasCumprod: schedule.sqrtAlphasCumprod,
-    sqrtOneMinusAlphasCumprod: schedule.sqrtOneMinusAlphasCumprod,
-  }, images, { posteriorNoise: values("batch.posterior_noise"), noise: values("batch.noise"), t });
+  const result = await latentDiffusionStep(
+    tape,
+    {
+      autoencoder,
+      unet: network,
+      scaleFactor: ldm.scaleFactor,
+      sqrtAlphasCumprod: schedule.sqrtAlphasCumprod,
+      sqrtOneMinusAlphasCumprod: schedule.sqrtOneMinusAlphasCumprod,
+    },
+    images,
+    { posteriorNoise: values("batch.posterior_noise"), noise: values("batch.noise"), t },
+  );
 
   assertScaled(result.x0, values("batch.x0"), 1e-5, "x0");
   assertScaled(result.xNoisy, values("batch.x_noisy"), 1e-5, "x_noisy");
@@ -124,17 +131,25 @@ kitTest("latent diffusion step matches the reference loss and gradients", [STEP,
 
 kitTest("AdamW step from fresh moments matches the reference", [STEP], async () => {
   const names = parameterNames();
-  const tensors = new Map(names.map((name) => [name, Tensor.host(
-    reference().tensors.get(`before.${PREFIX}${name}`)!.shape,
-    Float32Array.from(values(`before.${PREFIX}${name}`)),
-  )]));
+  const tensors = new Map(names.map((name) => [
+    name,
+    Tensor.host(
+      reference().tensors.get(`before.${PREFIX}${name}`)!.shape,
+      Float32Array.from(values(`before.${PREFIX}${name}`)),
+    ),
+  ]));
   const grads = new Map(names.map((name) => [name, values(`grad.${PREFIX}${name}`)]));
 
   const store = await ParameterStore.from(tensors);
   const optimizer = adamW(store, { lr: scalar("optim.lr") });
   optimizer.apply(grads);
   for (const name of names) {
-    assertScaled(tensors.get(name)!.data, values(`after_adamw.${PREFIX}${name}`), 1e-6, `after_adamw ${name}`);
+    assertScaled(
+      tensors.get(name)!.data,
+      values(`after_adamw.${PREFIX}${name}`),
+      1e-6,
+      `after_adamw ${name}`,
+    );
   }
 
   const hiLr = JSON.parse(reference().metadata.hi_lr) as { lr: number; params: string[] };

@@ -29,7 +29,12 @@ export interface AutoencoderStepResult {
 }
 
 /** Draws the posterior-sample normals: key seed + the image's index in the run, slot = step, stream 3, stage 2. */
-export function drawPosteriorNoise(seed: number, step: number, imageIndices: readonly number[], latentSize: number): Float32Array {
+export function drawPosteriorNoise(
+  seed: number,
+  step: number,
+  imageIndices: readonly number[],
+  latentSize: number,
+): Float32Array {
   const out = new Float32Array(imageIndices.length * latentSize);
   for (const [i, index] of imageIndices.entries()) {
     const address = { slot: step, stream: STREAM.posterior, stage: STAGE.autoencoder };

@@ -78,8 +78,8 @@ export function drawLatentNoise(
 }
 
 /**
- * Runs the forward pass on `tape` (which the caller has told which parameters
- * to watch), computes the loss and propagates it back. `reports` are the token
+ * Runs the forward pass on `tape` (on which the caller has watched the
+ * trainable parameters), computes the loss and propagates it back. `reports` are the token
  * ids of the batch's reports (rows of equal length) for a conditioned model.
  */
 export async function latentDiffusionStep(
@@ -109,7 +109,9 @@ export async function latentDiffusionStep(
     const z = f32(mean[i] + f32(std * draws.posteriorNoise[i]));
     x0[i] = f32(scale * z);
     const t = draws.t[Math.floor(i / perImage)];
-    xNoisy[i] = f32(f32(models.sqrtAlphasCumprod[t] * x0[i]) + f32(models.sqrtOneMinusAlphasCumprod[t] * draws.noise[i]));
+    xNoisy[i] = f32(
+      f32(models.sqrtAlphasCumprod[t] * x0[i]) + f32(models.sqrtOneMinusAlphasCumprod[t] * draws.noise[i]),
+    );
   }
 
   const input = Tensor.from(images.gpu, latentShape, xNoisy);

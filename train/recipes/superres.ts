@@ -2,8 +2,8 @@
  * One super-resolution training step (SR3-style, as Cheff's SR model trains):
  * the conditioning is the low-resolution image upsampled by PyTorch-compatible
  * bicubic to the high resolution; t is drawn uniformly from 0 … T−1 of the
- * cosine schedule, x_t = √ᾱ_t·x0 + √(1 − ᾱ_t)·eps, the network sees
- * [x_t, upsampled] on the channel axis with the raw integer t, and the loss is
+ * cosine schedule, x_t = √ᾱ_t·x0 + √(1 − ᾱ_t)·eps, the network's
+ * input is [x_t, upsampled] on the channel axis with the raw integer t, and the loss is
  * the mean of squared errors against eps.
  */
 import { Tensor } from "../../gpu/tensor.ts";

@@ -21,7 +21,9 @@ interface Case {
 }
 
 function hostInputs(shapes: number[][], seed: number): Tensor[] {
-  return shapes.map((shape, i) => Tensor.host(shape, randomValues(shape.reduce((a, d) => a * d, 1), seed + 17 * i)));
+  return shapes.map((shape, i) =>
+    Tensor.host(shape, randomValues(shape.reduce((a, d) => a * d, 1), seed + 17 * i))
+  );
 }
 
 /** L = Σ w·f(inputs) in float64. */
@@ -61,7 +63,8 @@ const CASES: Case[] = [
   {
     name: "conv2d 4×4 stride 2 and 7×7",
     shapes: [[1, 2, 8, 8], [2, 2, 4, 4], [2, 2, 7, 7]],
-    op: ([x, w, w7]) => ops.conv2d(ops.conv2d(x, w, undefined, { stride: 2, padding: 1 }), w7, undefined, { padding: 3 }),
+    op: ([x, w, w7]) =>
+      ops.conv2d(ops.conv2d(x, w, undefined, { stride: 2, padding: 1 }), w7, undefined, { padding: 3 }),
   },
   {
     name: "convTranspose2d 4×4 stride 2 padding 1",
@@ -149,7 +152,9 @@ Deno.test("embedding backward sums rows by id", () => {
   const g = grads.get(table)!.data;
   const expected = new Float64Array(15);
   for (const [i, id] of ids.entries()) for (let j = 0; j < 3; j++) expected[id * 3 + j] += w[i * 3 + j];
-  for (let k = 0; k < 15; k++) assert.ok(Math.abs(g[k] - expected[k]) <= 1e-6, `row ${Math.floor(k / 3)}: ${g[k]} vs ${expected[k]}`);
+  for (let k = 0; k < 15; k++) {
+    assert.ok(Math.abs(g[k] - expected[k]) <= 1e-6, `row ${Math.floor(k / 3)}: ${g[k]} vs ${expected[k]}`);
+  }
   assert.deepEqual(Array.from(g.subarray(6, 9)), [0, 0, 0], "an id that does not occur gets zero");
 });
 
@@ -175,7 +180,10 @@ Deno.test("GPU backward kernels match the host references", async () => {
       const g = grads.get(t);
       assert.ok(g, `${c.name}: no gradient for input ${i}`);
       const error = relativeError(await g.read(), expected[i]);
-      assert.ok(error <= 1e-5, `${c.name}: input ${i} differs from the host reference by ${error.toExponential(2)} of scale`);
+      assert.ok(
+        error <= 1e-5,
+        `${c.name}: input ${i} differs from the host reference by ${error.toExponential(2)} of scale`,
+      );
     }
     tape.release();
   }

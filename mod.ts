@@ -56,3 +56,9 @@ export { runGeneration } from "./plugins/generate.ts";
 // Metrics.
 export { msSsim, mse, psnr, ssim } from "./metrics/image.ts";
 export { fid, kid } from "./metrics/distribution.ts";
+export { nearestBySsim } from "./metrics/memorisation.ts";
+export { autoencoderFeatureSpace, inceptionFeatureSpace } from "./stages/features.ts";
+export { loadInception } from "./stages/inception/load.ts";
+
+// Training.
+export { runTraining } from "./train/runner.ts";

@@ -3,8 +3,11 @@
  * TypeScript references used for host tensors.
  *
  * The GPU kernels read a copy of the weights transposed once to [C][kh][kw][O]
- * (O padded to 8) and kept in the weight tensor's `derived` map, so a network's
- * weights are transposed on first use and released with them.
+ * (O padded to 16) and kept in the weight tensor's `derived` map, so a network's
+ * weights are transposed on first use and released with them. Their entry points are
+ * generated here, fully unrolled for the block of outputs one invocation computes
+ * (`conv3x3Entry` and its siblings at the end of this file), and appended to the shared
+ * declarations in wgsl/conv2d.wgsl and wgsl/conv_transpose2d.wgsl.
  *
  * @example
  * ```ts
@@ -32,10 +35,8 @@ export interface ConvTranspose2dOptions {
   padding?: number | [number, number];
 }
 
-/** Output channels per invocation and the padding unit of the transposed weights (4 · CB4 in conv2d.wgsl). */
-const CHANNEL_BLOCK = 8;
-/** Output pixels per invocation, along one row (PX in both WGSL files). */
-const PIXEL_BLOCK = 8;
+/** Padding unit of the transposed weights' output channels: the widest channel block. */
+const CHANNEL_PAD = 16;
 const WORKGROUP = 64;
 
 const CONV_LAYOUT: ParamLayout = [
@@ -53,6 +54,7 @@ const CONV_LAYOUT: ParamLayout = [
   ["PT", "u32"],
   ["PL", "u32"],
   ["tiles_x", "u32"],
+  ["tiles", "u32"],
   ["has_bias", "u32"],
   ["has_residual", "u32"],
   ["x_offset", "u32"],
@@ -165,10 +167,11 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, options: Con
   const gpu = x.gpu;
   const wt = transposedWeights("conv2d", w, () => permute(w.reshape([O, C * KH * KW]), [1, 0]));
   const y = Tensor.empty(gpu, outShape);
-  const opad = wt.shape[1];
-  const tilesX = Math.ceil(OW / PIXEL_BLOCK);
-  const entry = KH === 3 && KW === 3 && SH === 1 && SW === 1 ? "conv3x3" : "conv_generic";
-  const pipeline = gpu.pipeline("conv2d", wgsl("conv2d"), entry);
+  const plan = conv2dPlan([KH, KW], [SH, SW], PT + PB + PL + PR > 0, O, [OH, OW]);
+  // Workgroups of 8 (one SIMD group on lavapipe) when an image has few pixel blocks;
+  // on 128×128 images, 8 and 64 ran at the same speed.
+  const workgroup = plan.tiles >= WORKGROUP ? WORKGROUP : 8;
+  const pipeline = gpu.pipeline(`conv2d.${plan.entry}`, conv2dSource(plan), plan.entry, { WG: workgroup });
   const params = {
     C,
     H,
@@ -176,19 +179,20 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, options: Con
     O,
     OH,
     OW,
-    OPAD: opad,
+    OPAD: wt.shape[1],
     KH,
     KW,
     SH,
     SW,
     PT,
     PL,
-    tiles_x: tilesX,
+    tiles_x: plan.tilesX,
+    tiles: plan.tiles,
     has_bias: b ? 1 : 0,
     has_residual: residual ? 1 : 0,
   };
-  const groupsX = Math.ceil((OH * tilesX) / WORKGROUP);
-  const groupsY = opad / CHANNEL_BLOCK;
+  const groupsX = Math.ceil(plan.tiles / workgroup);
+  const groupsY = Math.ceil(O / (4 * plan.block.vec4s));
   for (const win of imageWindows(gpu, N, C * H * W, O * OH * OW)) {
     // Every binding needs a buffer: the weights stand in for a missing bias or residual.
     const storage = [
@@ -199,7 +203,7 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, options: Con
       win.bindY(y),
     ];
     const windowParams = { ...params, x_offset: win.xOffset, y_offset: win.yOffset };
-    gpu.dispatch(`conv2d.${entry}`, pipeline, CONV_LAYOUT, windowParams, storage, [
+    gpu.dispatch(`conv2d.${plan.entry}`, pipeline, CONV_LAYOUT, windowParams, storage, [
       groupsX,
       groupsY,
       win.count,
@@ -253,8 +257,17 @@ export function convTranspose2d(
   const y = Tensor.empty(gpu, [N, O, OH, OW]);
   const QH = Math.ceil(OH / SH);
   const QW = Math.ceil(OW / SW);
-  const tilesX = Math.ceil(QW / PIXEL_BLOCK);
-  const pipeline = gpu.pipeline("conv_transpose2d", wgsl("conv_transpose2d"), "main");
+  const block = { rows: 1, pixels: 8, vec4s: Math.min(4, Math.ceil(O / 4)) };
+  const tilesX = Math.ceil(QW / block.pixels);
+  const tiles = QH * tilesX;
+  const workgroup = tiles >= WORKGROUP ? WORKGROUP : 8;
+  const entry = `conv_transpose_${block.pixels}x${block.vec4s}`;
+  let source = convTransposeSources.get(entry);
+  if (source === undefined) {
+    source = `${wgsl("conv_transpose2d")}\n${convTransposeEntry(entry, block)}\n`;
+    convTransposeSources.set(entry, source);
+  }
+  const pipeline = gpu.pipeline(`conv_transpose2d.${entry}`, source, entry, { WG: workgroup });
   const params = {
     C,
     H,
@@ -274,11 +287,11 @@ export function convTranspose2d(
     tiles_x: tilesX,
     has_bias: b ? 1 : 0,
   };
-  const groupsX = Math.ceil((QH * tilesX) / WORKGROUP);
-  const groupsY = wt.shape[1] / CHANNEL_BLOCK;
+  const groupsX = Math.ceil(tiles / workgroup);
+  const groupsY = Math.ceil(O / (4 * block.vec4s));
   for (const win of imageWindows(gpu, N, C * H * W, O * OH * OW)) {
     gpu.dispatch(
-      "conv_transpose2d",
+      `conv_transpose2d.${entry}`,
       pipeline,
       CONV_TRANSPOSE_LAYOUT,
       { ...params, x_offset: win.xOffset, y_offset: win.yOffset },
@@ -289,9 +302,76 @@ export function convTranspose2d(
   return y;
 }
 
+interface ConvPlan {
+  entry: string;
+  kind: "conv3x3" | "conv1x1" | "conv_taps";
+  block: Block;
+  /** Pixel blocks per output row (per image for conv1x1) and per image. */
+  tilesX: number;
+  tiles: number;
+}
+
+/**
+ * Chooses the entry point and block for a convolution's shape. Blocks were chosen by process
+ * CPU time on lavapipe (LLVM 15, 256-bit, 2 shared cores); see BENCHMARKS.md.
+ */
+function conv2dPlan(
+  [KH, KW]: [number, number],
+  [SH, SW]: [number, number],
+  padded: boolean,
+  O: number,
+  [OH, OW]: [number, number],
+): ConvPlan {
+  // Fewer channel vec4s when there are few output channels, so padding channels cost less.
+  const vec4s = (widest: number) => Math.min(widest, Math.ceil(O / 4));
+  if (KH === 1 && KW === 1 && SH === 1 && SW === 1 && !padded) {
+    const block = { rows: 1, pixels: 16, vec4s: vec4s(4) };
+    const tiles = Math.ceil((OH * OW) / block.pixels);
+    return { entry: `conv1x1_${block.pixels}x${block.vec4s}`, kind: "conv1x1", block, tilesX: tiles, tiles };
+  }
+  if (KH === 3 && KW === 3 && SH === 1 && SW === 1) {
+    // Images of 16×16 or less get one row per block, so that there are enough blocks to fill
+    // the 8 SIMD lanes, and 16 channels per block to make up for the shorter rows.
+    const small = OH * OW <= 256;
+    const block = { rows: small ? 1 : 4, pixels: 8, vec4s: vec4s(small ? 4 : 2) };
+    const tilesX = Math.ceil(OW / block.pixels);
+    const tiles = Math.ceil(OH / block.rows) * tilesX;
+    return {
+      entry: `conv3x3_${block.rows}x${block.pixels}x${block.vec4s}`,
+      kind: "conv3x3",
+      block,
+      tilesX,
+      tiles,
+    };
+  }
+  const block = { rows: 1, pixels: 8, vec4s: vec4s(4) };
+  const tilesX = Math.ceil(OW / block.pixels);
+  return {
+    entry: `conv_taps_${block.pixels}x${block.vec4s}`,
+    kind: "conv_taps",
+    block,
+    tilesX,
+    tiles: OH * tilesX,
+  };
+}
+
+const conv2dSources = new Map<string, string>();
+const convTransposeSources = new Map<string, string>();
+
+/** conv2d.wgsl with the plan's generated entry point appended (built once per entry). */
+function conv2dSource(plan: ConvPlan): string {
+  let source = conv2dSources.get(plan.entry);
+  if (source === undefined) {
+    const make = { conv3x3: conv3x3Entry, conv1x1: conv1x1Entry, conv_taps: convTapsEntry }[plan.kind];
+    source = `${wgsl("conv2d")}\n${make(plan.entry, plan.block)}\n`;
+    conv2dSources.set(plan.entry, source);
+  }
+  return source;
+}
+
 /**
  * Returns (creating once) the weights as [C·kh·kw, O'] with O' = O rounded up to a
- * multiple of 8 and the extra columns zero, cached in `w.derived` under `op`.
+ * multiple of 16 and the extra columns zero, cached in `w.derived` under `op`.
  * `transpose` gives the [C·kh·kw, O] copy.
  */
 function transposedWeights(op: string, w: Tensor, transpose: () => Tensor): Tensor {
@@ -300,7 +380,7 @@ function transposedWeights(op: string, w: Tensor, transpose: () => Tensor): Tens
   if (cached && !cached.released) return cached;
   const t = transpose();
   const [rows, O] = t.shape;
-  const opad = Math.ceil(O / CHANNEL_BLOCK) * CHANNEL_BLOCK;
+  const opad = Math.ceil(O / CHANNEL_PAD) * CHANNEL_PAD;
   let padded = t;
   if (opad !== O) {
     const zeros = Tensor.from(w.gpu, [rows, opad - O], new Float32Array(rows * (opad - O)));
@@ -429,4 +509,239 @@ export function convTranspose2dReference(
     y.data[i] = sums[i] + (b ? b.data[o] : 0);
   }
   return y;
+}
+
+/**
+ * Shape of the output block one invocation computes: `rows` × `pixels` output pixels (for
+ * the 1×1 entry, `pixels` consecutive pixels of the flattened image) × 4·`vec4s` channels.
+ */
+interface Block {
+  rows: number;
+  pixels: number;
+  vec4s: number;
+}
+
+/** Repeats `line(i)` for i = 0 … count − 1. */
+function lines(count: number, line: (i: number) => string): string[] {
+  return Array.from({ length: count }, (_, i) => line(i));
+}
+
+/** Declarations of the accumulators a{row}_{pixel}_{vec4}, all zero. */
+function accumulators({ rows, pixels, vec4s }: Block): string[] {
+  const out: string[] = [];
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < pixels; j++) {
+      for (let q = 0; q < vec4s; q++) out.push(`  var a${r}_${j}_${q} = vec4<f32>(0.0);`);
+    }
+  }
+  return out;
+}
+
+/** The prologue every entry shares: which block this invocation computes, and whether it is real. */
+function blockPrologue(block: Block, flat: boolean): string[] {
+  return [
+    "  let live = gid.x < p.tiles;",
+    "  let tile = min(gid.x, p.tiles - 1u);",
+    ...(flat ? [`  let pix0 = tile * ${block.pixels}u;`] : [
+      `  let oy0 = (tile / p.tiles_x) * ${block.rows}u;`,
+      `  let ox0 = (tile % p.tiles_x) * ${block.pixels}u;`,
+    ]),
+    `  let ob4 = wid.y * ${block.vec4s}u;`,
+    "  let o4 = p.OPAD / 4u;",
+    "  let plane = p.H * p.W;",
+  ];
+}
+
+/** Stores every accumulator of a block whose pixel (row r, column j) is at oy0 + r, ox0 + j·step. */
+function blockEpilogue(block: Block, flat: boolean, columnStep = "1u"): string[] {
+  const out = ["  if (!live) { return; }"];
+  for (let r = 0; r < block.rows; r++) {
+    for (let j = 0; j < block.pixels; j++) {
+      const where = flat ? { ok: `pix0 + ${j}u < p.OH * p.OW`, pix: `pix0 + ${j}u` } : {
+        ok: `oy0 + ${r}u < p.OH && ox0 + ${j}u * ${columnStep} < p.OW`,
+        pix: `(oy0 + ${r}u) * p.OW + ox0 + ${j}u * ${columnStep}`,
+      };
+      const stores = lines(block.vec4s, (q) => `store4(wid.z, ob4 + ${q}u, ${where.pix}, a${r}_${j}_${q});`);
+      out.push(`  if (${where.ok}) { ${stores.join(" ")} }`);
+    }
+  }
+  return out;
+}
+
+/** `a{r}_{j}_{q} += v{j} · w{q}` for every pixel j and channel vec4 q of row r. */
+function fmaRow(block: Block, r: number, v: (j: number) => string, w: (q: number) => string): string[] {
+  const out: string[] = [];
+  for (let j = 0; j < block.pixels; j++) {
+    for (let q = 0; q < block.vec4s; q++) {
+      out.push(`a${r}_${j}_${q} = fma(vec4<f32>(${v(j)}), ${w(q)}, a${r}_${j}_${q});`);
+    }
+  }
+  return out;
+}
+
+/**
+ * WGSL of the 3×3 stride-1 entry for `block`: per input channel, the block's (rows + 2)
+ * input rows of (pixels + 2) values each are loaded once and serve every output row and
+ * kx tap that reads them.
+ */
+export function conv3x3Entry(name: string, block: Block): string {
+  const { rows, pixels, vec4s } = block;
+  const body: string[] = [];
+  for (let ky = 0; ky < 3; ky++) {
+    for (let kx = 0; kx < 3; kx++) {
+      for (let q = 0; q < vec4s; q++) {
+        body.push(`    let w${ky}${kx}_${q} = wt[wbase + ${ky * 3 + kx}u * o4 + ${q}u];`);
+      }
+    }
+  }
+  for (let ir = 0; ir < rows + 2; ir++) {
+    body.push("    {");
+    for (let j = 0; j < pixels + 2; j++) {
+      body.push(`      let v${j} = select(0.0, x[xc + row${ir} + col${j}], row_ok${ir} && col_ok${j});`);
+    }
+    for (let r = 0; r < rows; r++) {
+      const ky = ir - r;
+      if (ky < 0 || ky > 2) continue;
+      const fmas: string[] = [];
+      for (let j = 0; j < pixels; j++) {
+        for (let q = 0; q < vec4s; q++) {
+          const acc = `a${r}_${j}_${q}`;
+          fmas.push(
+            `${acc} = fma(vec4<f32>(v${j + 2}), w${ky}2_${q}, fma(vec4<f32>(v${j + 1}), w${ky}1_${q}, ` +
+              `fma(vec4<f32>(v${j}), w${ky}0_${q}, ${acc})));`,
+          );
+        }
+      }
+      body.push(...fmas.map((f) => `      ${f}`));
+    }
+    body.push("    }");
+  }
+  return [
+    "@compute @workgroup_size(WG)",
+    `fn ${name}(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {`,
+    ...blockPrologue(block, false),
+    "  let ix = i32(ox0) - i32(p.PL);",
+    ...lines(pixels + 2, (j) =>
+      `  let col_ok${j} = ix + ${j} >= 0 && ix + ${j} < i32(p.W); ` +
+      `let col${j} = u32(clamp(ix + ${j}, 0, i32(p.W) - 1));`),
+    "  let iy = i32(oy0) - i32(p.PT);",
+    ...lines(rows + 2, (r) =>
+      `  let row_ok${r} = iy + ${r} >= 0 && iy + ${r} < i32(p.H); ` +
+      `let row${r} = u32(clamp(iy + ${r}, 0, i32(p.H) - 1)) * p.W;`),
+    ...accumulators(block),
+    "  for (var c = 0u; c < p.C; c++) {",
+    "    let xc = p.x_offset + (wid.z * p.C + c) * plane;",
+    "    let wbase = c * 9u * o4 + ob4;",
+    ...body,
+    "  }",
+    ...blockEpilogue(block, false),
+    "}",
+  ].join("\n");
+}
+
+/** WGSL of the 1×1 stride-1 unpadded entry: a matrix product over the flattened pixels. */
+export function conv1x1Entry(name: string, block: Block): string {
+  const { pixels, vec4s } = block;
+  return [
+    "@compute @workgroup_size(WG)",
+    `fn ${name}(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {`,
+    ...blockPrologue(block, true),
+    ...lines(pixels, (j) => `  let at${j} = min(pix0 + ${j}u, plane - 1u);`),
+    ...accumulators(block),
+    "  for (var c = 0u; c < p.C; c++) {",
+    "    let xc = p.x_offset + (wid.z * p.C + c) * plane;",
+    "    let wbase = c * o4 + ob4;",
+    ...lines(vec4s, (q) => `    let w${q} = wt[wbase + ${q}u];`),
+    ...lines(pixels, (j) => `    let v${j} = x[xc + at${j}];`),
+    ...fmaRow(block, 0, (j) => `v${j}`, (q) => `w${q}`).map((f) => `    ${f}`),
+    "  }",
+    ...blockEpilogue(block, true),
+    "}",
+  ].join("\n");
+}
+
+/** WGSL of the entry for any kernel size and stride: one output row, taps looped at run time. */
+export function convTapsEntry(name: string, block: Block): string {
+  const { pixels, vec4s } = block;
+  return [
+    "@compute @workgroup_size(WG)",
+    `fn ${name}(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {`,
+    ...blockPrologue(block, false),
+    ...accumulators(block),
+    "  let ix = i32(ox0 * p.SW) - i32(p.PL);",
+    "  for (var c = 0u; c < p.C; c++) {",
+    "    let xc = p.x_offset + (wid.z * p.C + c) * plane;",
+    "    for (var ky = 0u; ky < p.KH; ky++) {",
+    "      let iy = i32(oy0 * p.SH + ky) - i32(p.PT);",
+    "      let row_ok = iy >= 0 && iy < i32(p.H);",
+    "      let xrow = xc + u32(clamp(iy, 0, i32(p.H) - 1)) * p.W;",
+    "      for (var kx = 0u; kx < p.KW; kx++) {",
+    "        let wbase = ((c * p.KH + ky) * p.KW + kx) * o4 + ob4;",
+    ...lines(vec4s, (q) => `        let w${q} = wt[wbase + ${q}u];`),
+    ...lines(pixels, (j) =>
+      `        let ix${j} = ix + i32(${j}u * p.SW + kx); ` +
+      `let v${j} = select(0.0, x[xrow + u32(clamp(ix${j}, 0, i32(p.W) - 1))], row_ok && ix${j} >= 0 && ix${j} < i32(p.W));`),
+    ...fmaRow(block, 0, (j) => `v${j}`, (q) => `w${q}`).map((f) => `        ${f}`),
+    "      }",
+    "    }",
+    "  }",
+    ...blockEpilogue(block, false),
+    "}",
+  ].join("\n");
+}
+
+/** WGSL of the transposed convolution's entry: one phase row of `block.pixels` pixels. */
+export function convTransposeEntry(name: string, block: Block): string {
+  const { pixels, vec4s } = block;
+  return [
+    "@compute @workgroup_size(WG)",
+    `fn ${name}(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {`,
+    "  let tiles = p.QH * p.tiles_x;",
+    "  let live = gid.x < tiles;",
+    "  let tile = min(gid.x, tiles - 1u);",
+    "  let phases = p.SH * p.SW;",
+    "  let n = wid.z / phases;",
+    "  let ry = (wid.z % phases) / p.SW;",
+    "  let rx = wid.z % p.SW;",
+    "  let qy = tile / p.tiles_x;",
+    `  let q0 = (tile % p.tiles_x) * ${pixels}u;`,
+    `  let ob4 = wid.y * ${vec4s}u;`,
+    "  let o4 = p.OPAD / 4u;",
+    "  let plane = p.H * p.W;",
+    "  // First tap of this phase in each direction; later taps step by the stride.",
+    "  let ky0 = (ry + p.PT) % p.SH;",
+    "  let kx0 = (rx + p.PL) % p.SW;",
+    ...accumulators(block),
+    "  for (var c = 0u; c < p.C; c++) {",
+    "    let xc = p.x_offset + (n * p.C + c) * plane;",
+    "    for (var ky = ky0; ky < p.KH; ky += p.SH) {",
+    "      // (ry + PT − ky) is a multiple of SH by the choice of ky0.",
+    "      let iy = i32(qy) + (i32(ry + p.PT) - i32(ky)) / i32(p.SH);",
+    "      let row_ok = iy >= 0 && iy < i32(p.H);",
+    "      let xrow = xc + u32(clamp(iy, 0, i32(p.H) - 1)) * p.W;",
+    "      for (var kx = kx0; kx < p.KW; kx += p.SW) {",
+    "        let ix = i32(q0) + (i32(rx + p.PL) - i32(kx)) / i32(p.SW);",
+    "        let wbase = ((c * p.KH + ky) * p.KW + kx) * o4 + ob4;",
+    ...lines(vec4s, (q) => `        let w${q} = wt[wbase + ${q}u];`),
+    ...lines(
+      pixels,
+      (j) =>
+        `        let v${j} = select(0.0, x[xrow + u32(clamp(ix + ${j}, 0, i32(p.W) - 1))], ` +
+        `row_ok && ix + ${j} >= 0 && ix + ${j} < i32(p.W));`,
+    ),
+    ...fmaRow(block, 0, (j) => `v${j}`, (q) => `w${q}`).map((f) => `        ${f}`),
+    "      }",
+    "    }",
+    "  }",
+    "  if (!live) { return; }",
+    "  let oy = ry + qy * p.SH;",
+    ...lines(
+      pixels,
+      (j) =>
+        `  ${
+          lines(vec4s, (q) => `store4(n, ob4 + ${q}u, oy, rx + (q0 + ${j}u) * p.SW, a0_${j}_${q});`).join(" ")
+        }`,
+    ),
+    "}",
+  ].join("\n");
 }

@@ -40,6 +40,8 @@ const LAYER_NORM_LAYOUT: ParamLayout = [["rows", "u32"], ["D", "u32"], ["eps", "
 const MIN_PART_ELEMENTS = 4096;
 /** Workgroups the statistics pass aims for, so that every core has work. */
 const TARGET_WORKGROUPS = 32;
+/** Elements of one channel per invocation of the normalize pass (RUN in group_norm.wgsl). */
+const NORMALIZE_RUN = 16;
 
 function checkAffine(op: string, name: string, t: Tensor, size: number): void {
   if (t.shape.length !== 1 || t.shape[0] !== size) {
@@ -110,7 +112,7 @@ export function groupNorm(
     gamma.binding(),
     beta.binding(),
     y.binding(),
-  ], gpu.grid(Math.ceil(x.size / WORKGROUP)));
+  ], gpu.grid(Math.ceil((N * C * Math.ceil(spatial / NORMALIZE_RUN)) / WORKGROUP)));
 
   partial.release();
   stats.release();

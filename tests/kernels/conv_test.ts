@@ -31,6 +31,48 @@ const CASES: ConvCase[] = [
     options: { stride: 2, padding: 1 },
   },
   { name: "7×7 pad 3", x: [1, 2, 11, 23], w: [10, 2, 7, 7], bias: true, options: { padding: 3 } },
+  // The cases below reach each generated entry point and block that conv2dPlan chooses, on sizes
+  // that are not multiples of the blocks. They cover 3×3 blocks of 4 rows (images over 16×16)
+  // and of 1 row, 1×1 blocks of 1 to 4 channel vec4s, and images with more than 64 pixel blocks,
+  // which run on workgroups of 64 instead of 8.
+  {
+    name: "3×3 4-row blocks, 64-wide workgroups",
+    x: [2, 3, 41, 67],
+    w: [13, 3, 3, 3],
+    bias: true,
+    options: { padding: 1 },
+  },
+  {
+    name: "3×3 1-row blocks, 3 channels",
+    x: [1, 9, 7, 13],
+    w: [3, 9, 3, 3],
+    bias: true,
+    options: { padding: 1 },
+  },
+  {
+    name: "3×3 1-row blocks, 21 channels",
+    x: [1, 5, 10, 9],
+    w: [21, 5, 3, 3],
+    bias: true,
+    options: { padding: 1 },
+  },
+  { name: "1×1 2 channels", x: [1, 5, 9, 11], w: [2, 5, 1, 1], bias: true, options: {} },
+  {
+    name: "1×1 6 channels, 64-wide workgroups",
+    x: [2, 4, 37, 29],
+    w: [6, 4, 1, 1],
+    bias: false,
+    options: {},
+  },
+  { name: "1×1 21 channels", x: [1, 7, 5, 7], w: [21, 7, 1, 1], bias: true, options: {} },
+  { name: "1×1 with padding", x: [1, 3, 5, 6], w: [4, 3, 1, 1], bias: true, options: { padding: 1 } },
+  {
+    name: "4×4 stride 2, 19 channels",
+    x: [1, 3, 18, 35],
+    w: [19, 3, 4, 4],
+    bias: true,
+    options: { stride: 2, padding: 1 },
+  },
   {
     name: "3×3 asymmetric stride",
     x: [1, 3, 10, 11],
@@ -95,6 +137,7 @@ const TRANSPOSED_CASES = [
   { name: "4×4 stride 2 padding 1", x: [2, 6, 7, 9], w: [6, 10, 4, 4], stride: 2, padding: 1 },
   { name: "3×3 stride 1", x: [1, 3, 5, 6], w: [3, 4, 3, 3], stride: 1, padding: 0 },
   { name: "3×3 stride 3 padding 2", x: [1, 2, 4, 5], w: [2, 3, 3, 3], stride: 3, padding: 2 },
+  { name: "4×4 stride 2, 64-wide workgroups", x: [1, 3, 40, 21], w: [3, 18, 4, 4], stride: 2, padding: 1 },
 ];
 
 for (const c of TRANSPOSED_CASES) {

@@ -1,14 +1,17 @@
 /**
  * Backward of 2-D convolution and transposed convolution (NCHW, PyTorch's weight
  * layouts). The input gradient of each is the other operation run on the output
- * gradient, so it reuses the forward kernels. Weight gradients have their own
- * kernels (kernels/wgsl/conv_grad.wgsl) and plain loop references for host
- * tensors. Bias gradients are sums over batch and positions.
+ * gradient, so it reuses the forward kernels. For stride-1 conv2d that other
+ * operation is itself a conv2d with flipped weights. Weight gradients run as matrix
+ * products of an im2col workspace (kernels/wgsl/conv_grad.wgsl and the matmul kernel),
+ * with plain loop references for host tensors. Bias gradients are sums over batch
+ * and positions.
  */
 import type { Gpu, ParamLayout } from "../../gpu/device.ts";
 import { Tensor } from "../../gpu/tensor.ts";
 import { conv2d, type Conv2dOptions, convTranspose2d, type ConvTranspose2dOptions } from "../conv.ts";
-import { concat, slice } from "../layout.ts";
+import { concat, permute, slice } from "../layout.ts";
+import { dispatchMatmul, type MatmulPlan } from "../matmul.ts";
 import { wgsl, WORKGROUP } from "../wgsl_source.ts";
 import { sumToShape } from "./elementwise.ts";
 
@@ -26,6 +29,10 @@ const LAYOUT: ParamLayout = [
   ["SW", "u32"],
   ["PT", "u32"],
   ["PL", "u32"],
+  ["K", "u32"],
+  ["n0", "u32"],
+  ["count", "u32"],
+  ["transposed", "u32"],
 ];
 
 /** Stride, padding and sizes of one convolution, resolved from its options. */
@@ -91,10 +98,45 @@ export function conv2dInputGrad(
 ): Tensor {
   const { stride, padding } = geometry;
   const [, , H, W] = inputShape;
+  const [, , KH, KW] = w.shape;
+  const [OH, OW] = [dy.shape[2], dy.shape[3]];
+  // For stride 1, dx is a stride-1 convolution of dy with the flipped, channel-swapped
+  // weight, which runs on conv2d's unrolled 3×3 and 1×1 kernels. Its padding puts
+  // every tap that read padding outside dx: KH − 1 − top above, and below whatever
+  // makes the output H rows tall (likewise for columns).
+  const top = KH - 1 - padding[0], left = KW - 1 - padding[1];
+  const bottom = H - OH + KH - 1 - top, right = W - OW + KW - 1 - left;
+  if (w.gpu && stride[0] === 1 && stride[1] === 1 && Math.min(top, left, bottom, right) >= 0) {
+    return conv2d(dy, flippedWeights(w), undefined, { padding: [top, bottom, left, right] });
+  }
   let dx = convTranspose2d(dy, w, undefined, { stride, padding: 0 });
   dx = window(dx, 2, padding[0], H);
   dx = window(dx, 3, padding[1], W);
   return dx;
+}
+
+/**
+ * Returns (creating once, cached in `w.derived`) the conv2d weight [O, C, KH, KW]
+ * with its channel axes swapped and its taps reversed: [C, O, KH, KW] with
+ * value w[o, c, KH − 1 − ky, KW − 1 − kx]. The optimizer clears `derived` when
+ * it writes new values, so the copy never outlives the values it was made from.
+ */
+function flippedWeights(w: Tensor): Tensor {
+  const key = "conv2dInputGrad.weights";
+  const cached = w.derived.get(key);
+  if (cached && !cached.released) return cached;
+  let flipped = permute(w, [1, 0, 2, 3]);
+  for (const axis of [2, 3]) {
+    const length = flipped.shape[axis];
+    if (length === 1) continue;
+    const pieces = Array.from({ length }, (_, i) => slice(flipped, axis, length - 1 - i, length - i));
+    const reversed = concat(pieces, axis);
+    for (const piece of pieces) piece.release();
+    flipped.release();
+    flipped = reversed;
+  }
+  w.derived.set(key, flipped);
+  return flipped;
 }
 
 /** Computes the weight gradient of conv2d, [O, C, KH, KW]. */
@@ -221,6 +263,8 @@ function dispatchWeightGrad(
   shape: number[],
   params: Record<string, number>,
 ): Tensor {
+  const viaProduct = weightGradByProduct(gpu, x, dy, shape, params, entry === "conv_transpose2d_weight_grad");
+  if (viaProduct) return viaProduct;
   // NOTE: x and dy are bound whole, so each must fit one storage binding (no per-image windows as in the forward kernels).
   const dw = Tensor.empty(gpu, shape);
   gpu.dispatch(
@@ -231,5 +275,87 @@ function dispatchWeightGrad(
     [x.binding(), dy.binding(), dw.binding()],
     gpu.grid(Math.ceil(dw.size / WORKGROUP)),
   );
+  return dw;
+}
+
+/** Largest workspace, in bytes, that one chunk of images of the matrix-product weight gradient fills. */
+const WORKSPACE_BYTES = 64 * 2 ** 20;
+
+/** Minimum length of each split of the summed index, so a split's block of outputs has work to amortise its stores. */
+const SPLIT_LENGTH = 4096;
+const MAX_SPLITS = 8;
+
+/**
+ * Computes a weight gradient as a matrix product on the matmul kernel: the
+ * `columns` entry of conv_grad.wgsl writes A (the gradient rows for conv2d, the input
+ * rows for the transposed convolution) and B (the patches each weight tap multiplies)
+ * with one column per (image, position), and dw = A Bᵀ. The summed index is cut into
+ * splits that run as the matmul's batch, so that small weights still give both CPU
+ * cores work, and into chunks of images when the workspace would exceed WORKSPACE_BYTES.
+ * The partial products are summed by one more product with a row of ones.
+ * Returns undefined when even one image does not fit the workspace (the caller then
+ * uses the direct kernels).
+ */
+function weightGradByProduct(
+  gpu: Gpu,
+  x: Tensor,
+  dy: Tensor,
+  shape: number[],
+  params: Record<string, number>,
+  transposed: boolean,
+): Tensor | undefined {
+  const { N, C, H, W, O, OH, OW, KH, KW } = params;
+  const aRows = transposed ? C : O;
+  const bRows = (transposed ? O : C) * KH * KW;
+  const positions = transposed ? H * W : OH * OW;
+  const budget = Math.min(WORKSPACE_BYTES, gpu.maxBinding);
+  const rowBytes = (aRows + bRows) * 4;
+  const perChunk = Math.min(N, Math.floor(budget / (rowBytes * (positions + 4 * MAX_SPLITS))));
+  if (perChunk < 1) return undefined;
+  const chunks = Math.ceil(N / perChunk);
+  const columns = perChunk * positions;
+  const splits = Math.max(1, Math.min(MAX_SPLITS, Math.floor(columns / SPLIT_LENGTH)));
+  const K = Math.ceil(columns / (4 * splits)) * 4 * splits;
+  const outputs = aRows * bRows;
+  const partialCount = chunks * splits;
+
+  const workspace = Tensor.empty(gpu, [aRows + bRows, K]);
+  const dw = Tensor.empty(gpu, shape);
+  const partials = partialCount === 1 ? dw : Tensor.empty(gpu, [partialCount, outputs]);
+  const pipeline = gpu.pipeline("conv_grad", wgsl("conv_grad"), "columns");
+  for (let chunk = 0; chunk < chunks; chunk++) {
+    const n0 = chunk * perChunk;
+    gpu.dispatch(
+      "conv_grad.columns",
+      pipeline,
+      LAYOUT,
+      { ...params, K, n0, count: Math.min(perChunk, N - n0), transposed: transposed ? 1 : 0 },
+      [x.binding(), dy.binding(), workspace.binding()],
+      gpu.grid(Math.ceil(((aRows + bRows) * (perChunk * (transposed ? H : OH) + 1)) / WORKGROUP)),
+    );
+    // Workspace rows 0 … aRows − 1 are A and the rest are B. Split t covers K / splits columns.
+    const plan: MatmulPlan = {
+      batch: splits, m: aRows, n: bRows, k: K / splits,
+      aOffset: 0, aBatch: K / splits, aRow: K, aCol: 1,
+      bOffset: aRows * K, bBatch: K / splits, bRow: 1, bCol: K,
+      cOffset: chunk * splits * outputs, cBatch: outputs, cRow: bRows,
+      alpha: 1,
+    };
+    dispatchMatmul(gpu, workspace, workspace, partials, plan);
+  }
+  workspace.release();
+  if (partials !== dw) {
+    const ones = Tensor.from(gpu, [1, partialCount], new Float32Array(partialCount).fill(1));
+    const plan: MatmulPlan = {
+      batch: 1, m: 1, n: outputs, k: partialCount,
+      aOffset: 0, aBatch: 0, aRow: partialCount, aCol: 1,
+      bOffset: 0, bBatch: 0, bRow: outputs, bCol: 1,
+      cOffset: 0, cBatch: 0, cRow: outputs,
+      alpha: 1,
+    };
+    dispatchMatmul(gpu, ones, partials, dw, plan);
+    ones.release();
+    partials.release();
+  }
   return dw;
 }

@@ -19,6 +19,7 @@
  * first stage that starts from nothing; `report` (one string, or one per image)
  * and `mask` for the latent-diffusion stage.
  */
+import { createHash } from "node:crypto";
 import { basename, join } from "node:path";
 import { CheffError } from "../io/errors.ts";
 import { checkWritable, writeFileAtomic } from "../io/files.ts";
@@ -53,6 +54,8 @@ export interface ManifestEntry {
   models: Record<string, string>;
   /** Every stage's command and settings, as the image's `cheff:history` text chunk records them. */
   history: HistoryEntry[];
+  /** SHA-256 of the settings that made the image (see itemFingerprint). */
+  fingerprint?: string;
 }
 
 /** Parses `i/n` (shards numbered from 0). */
@@ -143,7 +146,7 @@ export async function runGeneration(pipeline: Pipeline, context: RunContext, opt
   const previous = readPreviousManifests(dir);
   for (const item of items) {
     const path = join(dir, item.file);
-    const skipped = options.overwrite ? undefined : finishedEntry(item, path, previous);
+    const skipped = options.overwrite ? undefined : finishedEntry(item, path, previous, itemFingerprint(pipeline, item));
     if (skipped) entries.set(item.file, skipped);
     else {
       checkWritable(path, { overwrite: true });
@@ -163,6 +166,7 @@ export async function runGeneration(pipeline: Pipeline, context: RunContext, opt
         tensor: { shape: [1, ...result.tensor.shape.slice(1)], data: result.tensor.data.slice(j * itemLength, (j + 1) * itemLength) },
         history: itemHistory(result.history, item),
       };
+      const fingerprint = itemFingerprint(pipeline, item);
       await writeImageOutputs(single, join(dir, item.file), {
         bits: pipeline.output.bits,
         format: pipeline.output.format,
@@ -177,6 +181,7 @@ export async function runGeneration(pipeline: Pipeline, context: RunContext, opt
         synthetic: single.synthetic,
         models: single.models,
         history: single.history,
+        fingerprint,
       });
     }
     done += batch.length;
@@ -189,12 +194,54 @@ export async function runGeneration(pipeline: Pipeline, context: RunContext, opt
   return all;
 }
 
+/** Size and modification time of a file, so a replaced model or input changes the fingerprint. */
+function fileIdentity(path: string): string {
+  try {
+    const stat = Deno.statSync(path);
+    return `${basename(path)}:${stat.size}:${stat.mtime?.getTime() ?? 0}`;
+  } catch {
+    return basename(path);
+  }
+}
+
 /**
- * Returns the manifest entry of an item whose file exists, or undefined when
- * it must be generated. A PNG whose seed differs from the item's comes from
- * another run and is an error, so a rerun never mixes two runs silently.
+ * SHA-256 of everything that decides an item's image: the stages and their
+ * settings, the model and mask files (name, size, modification time), the
+ * seed, report and input, and the output format. A rerun skips a finished file
+ * only when the manifest records the same fingerprint for it. The fingerprint
+ * stays out of the image itself, so a pipeline's images are byte for byte those
+ * of the same stages run as a shell pipe.
  */
-function finishedEntry(item: Item, path: string, previous: Map<string, ManifestEntry>): ManifestEntry | undefined {
+export function itemFingerprint(pipeline: Pipeline, item: Item): string {
+  const description = {
+    stages: pipeline.stages.map((stage) => ({
+      plugin: stage.plugin,
+      kind: stage.kind,
+      settings: stage.settings,
+      model: stage.model ? fileIdentity(stage.model) : null,
+    })),
+    mask: pipeline.mask ? fileIdentity(pipeline.mask) : null,
+    seed: item.seed,
+    report: item.report ?? null,
+    input: item.input ? fileIdentity(item.input) : null,
+    format: pipeline.output.format,
+    bits: pipeline.output.bits,
+  };
+  return createHash("sha256").update(JSON.stringify(description)).digest("hex");
+}
+
+/**
+ * Returns the manifest entry of an item whose file exists and was made by the
+ * same settings, or undefined when it must be generated. A file made with other
+ * settings, or not by cheff, is an error, so a rerun never mixes two runs or
+ * passes off another image as this run's output.
+ */
+function finishedEntry(
+  item: Item,
+  path: string,
+  previous: Map<string, ManifestEntry>,
+  fingerprint: string,
+): ManifestEntry | undefined {
   let bytes: Uint8Array;
   try {
     bytes = Deno.readFileSync(path);
@@ -202,6 +249,11 @@ function finishedEntry(item: Item, path: string, previous: Map<string, ManifestE
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw new CheffError(`${path}: cannot be read (${(error as Error).message})`);
   }
+  const otherRun = () =>
+    new CheffError(
+      `${path}: exists from a run with other settings (seed, report, input, steps or models differ); ` +
+        "pass --overwrite or choose another --out folder",
+    );
   const base: ManifestEntry = {
     file: item.file,
     index: item.index,
@@ -211,17 +263,25 @@ function finishedEntry(item: Item, path: string, previous: Map<string, ManifestE
     synthetic: true,
     models: {},
     history: [],
+    fingerprint,
   };
-  if (!item.file.endsWith(".png")) {
-    // NOTE: a skipped DICOM file is not checked against the item; its manifest entry comes from an earlier manifest.
-    const old = previous.get(item.file);
-    return old ? { ...old, ...base, synthetic: old.synthetic, models: old.models, history: old.history } : base;
+  const old = previous.get(item.file);
+  if (old?.fingerprint !== undefined) {
+    if (old.fingerprint !== fingerprint) throw otherRun();
+    return { ...old, ...base, synthetic: old.synthetic, models: old.models, history: old.history };
   }
+  if (!item.file.endsWith(".png")) {
+    throw new CheffError(`${path}: exists but no manifest in the folder records how it was made; pass --overwrite or choose another --out folder`);
+  }
+  // Without a manifest entry, the PNG's own text chunks must show a cheff image of this item.
   let text: Record<string, string>;
   try {
     text = readPngText(bytes, path);
   } catch {
     throw new CheffError(`${path}: exists but is not a readable PNG; delete it or pass --overwrite`);
+  }
+  if (text["cheff:history"] === undefined) {
+    throw new CheffError(`${path}: exists but was not written by cheff; move it, pass --overwrite or choose another --out folder`);
   }
   const seed = text["cheff:seed"];
   if (seed !== undefined && seed !== String(item.seed)) {
@@ -229,6 +289,7 @@ function finishedEntry(item: Item, path: string, previous: Map<string, ManifestE
       `${path}: exists with seed ${seed}, but this run gives that file seed ${item.seed}; pass --overwrite or choose another --out folder`,
     );
   }
+  if ((text["cheff:report"] ?? null) !== (item.report ?? null)) throw otherRun();
   return {
     ...base,
     synthetic: text["cheff:synthetic"] === "true",

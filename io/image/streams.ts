@@ -88,6 +88,8 @@ export interface ImageOutputOptions extends WriteOptions {
   format: "png" | "dicom";
   /** First index used in numbered names (a shard's offset), default 0. */
   firstIndex?: number;
+  /** More PNG text chunks for every image (ignored for DICOM). */
+  extraText?: Record<string, string>;
 }
 
 /** Where each image of an N-image batch goes for `--out`: a folder, a single file, or numbered files. */
@@ -170,6 +172,7 @@ export async function writeImageOutputs(stream: Stream, out: string | undefined,
         bits: options.bits,
         text: {
           ...text,
+          ...(options.extraText ?? {}),
           ...(Number.isFinite(seed) ? { "cheff:seed": String(seed + i) } : {}),
           ...(reportOf(i) !== undefined ? { "cheff:report": reportOf(i)! } : {}),
         },

@@ -262,7 +262,31 @@ kitTest("rerun skips finished images; overwrite regenerates", [UNCOND], async ()
   assert.equal(diffuseCalls, 3);
   for (const [file, bytes] of Object.entries(before)) assert.deepEqual(Deno.readFileSync(join(out, file)), bytes, file);
 
-  await assert.rejects(run(path, { out, seed: 100 }), /cheff-00000\.png: exists with seed 7, but this run gives that file seed 100/);
+  await assert.rejects(run(path, { out, seed: 100 }), /cheff-00000\.png: exists from a run with other settings/);
+});
+
+kitTest("rerun rejects files from other settings", [UNCOND], async () => {
+  const out = join(dir, "other-settings");
+  await run(uncondPipeline("other-steps-a", { count: 1, seed: 2 }), { out });
+  const before = Deno.readFileSync(join(out, "cheff-00000.png"));
+  // The same seed with other sampler settings must not pass as finished.
+  const changed = pipelineFile("other-steps-b", {
+    models: { ldm: "ldm_uncond.pt" },
+    stages: [
+      { plugin: "latent-diffusion", kind: "diffuse", model: "ldm", steps: 3 },
+      { plugin: "autoencoder", kind: "decode", model: "ldm" },
+    ],
+    count: 1,
+    seed: 2,
+  });
+  await assert.rejects(run(changed, { out }), /cheff-00000\.png: exists from a run with other settings/);
+  assert.deepEqual(Deno.readFileSync(join(out, "cheff-00000.png")), before);
+
+  // A PNG that cheff did not write is never taken as output.
+  const foreign = join(dir, "foreign");
+  Deno.mkdirSync(foreign);
+  Deno.copyFileSync(new URL("../fixtures/images/nih_00000001_001_64.png", import.meta.url).pathname, join(foreign, "cheff-00000.png"));
+  await assert.rejects(run(uncondPipeline("foreign", { count: 1 }), { out: foreign }), /exists but was not written by cheff/);
 });
 
 kitTest("manifest and PNG text record seed, steps, models", [UNCOND], async () => {

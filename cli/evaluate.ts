@@ -6,7 +6,7 @@
  */
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { CheffError } from "../io/errors.ts";
-import { readInput, writeFileAtomic } from "../io/files.ts";
+import { readInput, writeFileAtomic, checkWritable } from "../io/files.ts";
 import { parseSafetensors, serializeSafetensors } from "../io/safetensors.ts";
 import { loadImage } from "../io/image/load.ts";
 import { resizeShortSideAndCenterCrop } from "../io/image/resize.ts";
@@ -1019,7 +1019,12 @@ function outputOptions(parsed: Parsed): Outputs {
   if (plot !== undefined && extname(plot).toLowerCase() !== ".svg") {
     throw new CheffError(`--plot: '${plot}' must end in .svg (the plot is written as SVG)`);
   }
-  return { json: stringOption(parsed, "json"), plot, overwrite: parsed.values.overwrite === true };
+  const outputs = { json: stringOption(parsed, "json"), plot, overwrite: parsed.values.overwrite === true };
+  // Check the output paths before any work, so a long evaluation never ends in a refused write.
+  for (const path of [outputs.json, outputs.plot]) {
+    if (path !== undefined && path !== "-") checkWritable(path, { overwrite: outputs.overwrite });
+  }
+  return outputs;
 }
 
 /** Prints the table (unless JSON goes to stdout) and writes the JSON and SVG files that were requested. */

@@ -12,7 +12,7 @@ import { note, Progress } from "./common.ts";
 export const trainCommand: Command = {
   name: "train",
   summary: "train a stage from a pipeline file",
-  help: `Usage: cheff train PIPELINE.json [--resume] [--data INDEX] [--out DIR] [--models DIR] [--cpu]
+  help: `Usage: cheff train PIPELINE.json [--resume] [--data INDEX] [--out DIR] [--models DIR] [--steps N] [--cpu]
 
 Trains the autoencoder, a latent-diffusion U-Net (with its text encoder when
 report-conditioned) or the super-resolution U-Net, as the pipeline file's
@@ -43,7 +43,7 @@ Options:
 ${COMMON_HELP}
 
 Examples:
-  cheff train pipelines/train-autoencoder.json --data ../shared/data/cxr/nih-64/index.json
+  cheff index my-radiographs/ && cheff train pipelines/train-autoencoder.json --data my-radiographs/index.json
   cheff train pipelines/train-ldm-uncond.json --resume`,
   async run(args) {
     const parsed = parseOptions("train", args, {

@@ -74,6 +74,8 @@ export async function runTraining(
     );
   }
 
+  if (!saved && options.resume) options.note?.(`${settings.output}: no saved state to resume; starting at step 0`);
+
   const setup = await createSetup(gpu, settings);
   try {
     const store = await ParameterStore.from(setup.trainable);

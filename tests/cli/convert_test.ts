@@ -4,7 +4,6 @@ import { convertCommand, convertFile } from "../../cli/convert.ts";
 import { loadWeights, stateDict } from "../../io/checkpoint/load.ts";
 import { CheffError } from "../../io/errors.ts";
 import { parseSafetensors } from "../../io/safetensors.ts";
-import { PRESETS } from "../../stages/presets.ts";
 import { kitTest, referencePath } from "../kit.ts";
 import { makeTorchZip } from "../io/checkpoint/helpers.ts";
 

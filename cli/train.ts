@@ -43,7 +43,7 @@ Options:
 ${COMMON_HELP}
 
 Examples:
-  cheff index my-radiographs/ && cheff train pipelines/train-autoencoder.json --data my-radiographs/index.json
+  cheff train pipelines/train-autoencoder.json --data my-radiographs/index.json   (after: cheff index my-radiographs/)
   cheff train pipelines/train-ldm-uncond.json --resume`,
   async run(args) {
     const parsed = parseOptions("train", args, {

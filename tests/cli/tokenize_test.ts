@@ -133,7 +133,7 @@ Deno.test("tokenize reports user errors on one line", async () => {
       /^cheff: \/nonexistent\/vocab\.txt: vocabulary file not found/,
     ],
     [["tokenize", "a", "--vocab", "deno.json"], /^cheff: deno\.json: not a BERT vocabulary/],
-    [["tokenize", "a", "--bogus"], /^cheff: tokenize: Unknown option '--bogus'/],
+    [["tokenize", "a", "--bogus"], /^cheff: tokenize: unknown option --bogus/],
   ];
   for (const [args, pattern] of cases) {
     const run = await cheff(args);

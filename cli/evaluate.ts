@@ -32,6 +32,8 @@ import { superResolutionPlugin } from "../plugins/super_resolution.ts";
 import { downsamplingFactor } from "../stages/autoencoder/config.ts";
 import { autoencoderFeatureSpace, type FeatureSpace, inceptionFeatureSpace } from "../stages/features.ts";
 import { loadInception } from "../stages/inception/load.ts";
+import { findSyntheticImages, syntheticWarning } from "../prepare/synthetic.ts";
+import { warn } from "./common.ts";
 import { cliContext } from "./run_context.ts";
 
 /** A single-channel image with values in [0, 1]. */
@@ -211,6 +213,12 @@ async function listIndex(indexPath: string): Promise<ImageEntry[]> {
   });
 }
 
+/** Warns on stderr when images of a real or training set are PNGs that cheff generated. */
+async function warnIfSynthetic(source: string, entries: ImageEntry[]): Promise<void> {
+  const synthetic = await findSyntheticImages(entries.map((entry) => entry.path));
+  if (synthetic.length > 0) warn(syntheticWarning(source, synthetic, entries.length));
+}
+
 async function* loadPairs(
   matched: [ImageEntry, ImageEntry][],
   size: number | undefined,
@@ -325,7 +333,9 @@ async function runImages(args: string[]): Promise<void> {
   const plotMetric = choiceOption<PairedMetricName>(parsed, "plot-metric", PAIRED_METRICS, "psnr");
   const outputs = outputOptions(parsed);
 
-  const matched = matchByName(await listImageSource(realSource), await listImageSource(fakeSource), realSource, fakeSource);
+  const realEntries = await listImageSource(realSource);
+  const matched = matchByName(realEntries, await listImageSource(fakeSource), realSource, fakeSource);
+  await warnIfSynthetic(realSource, realEntries);
   const progressStep = Math.max(1, Math.floor(matched.length / 20));
   const report = await evaluatePairs(loadPairs(matched, size), (done, name) => {
     if (parsed.values.quiet || (done % progressStep !== 0 && done !== matched.length)) return;
@@ -410,6 +420,7 @@ async function runDistribution(command: "features" | "fid" | "kid", args: string
   const load = async (path: string, isFile: boolean, role: string) => {
     if (isFile) return await readFeatures(path);
     const entries = await listImageSource(path);
+    if (role === "real") await warnIfSynthetic(path, entries);
     log(`features (${space!.name}) of ${entries.length} ${role} images`);
     return await extractFeatures(entries, space!);
   };
@@ -952,6 +963,7 @@ async function runMemorisation(args: string[]): Promise<void> {
 
   const generated = await listImageSource(generatedSource);
   const training = await listImageSource(trainingSource);
+  await warnIfSynthetic(trainingSource, training);
   const context = await evaluationContext(parsed.values.quiet === true);
   const space = await featureSpaceFrom(parsed, context, "evaluate memorisation");
 

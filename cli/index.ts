@@ -1,15 +1,24 @@
 /** `cheff index`: writes a MaCheX index.json for a folder of images, in place. */
+import { join } from "node:path";
 import { CheffError } from "../io/errors.ts";
 import { writeFolderIndex } from "../prepare/folder_index.ts";
+import { syntheticWarning } from "../prepare/synthetic.ts";
 import { type Command, COMMON_HELP, parseOptions, stringOption } from "./command.ts";
+import { warn } from "./common.ts";
 
 const HELP =
   `cheff index FOLDER [--reports CSV --key-column K --text-column T] [--labels CSV [--label-columns A,B,…]]
 
 Writes FOLDER/index.json for the PNG, JPEG and DICOM files under FOLDER without
 copying them: ids "000000", "000001", … in the order of the files' sorted relative
-paths, each entry {path, key, report?, class_label?} with path relative to FOLDER
-and key the file name without extension.
+paths, each entry {path, key, report?, class_label?, synthetic?} with path
+relative to FOLDER and key the file name without extension. With --labels,
+FOLDER/classes.json names the class_label entries in order. A folder without
+such files is an error.
+
+Warnings on stderr: images that no row of --reports names, and PNGs that
+cheff generated (text chunk cheff:synthetic=true, recorded as "synthetic": true),
+which should not be used as real or training data.
 
 Options:
   --reports CSV         CSV with a report per image
@@ -20,7 +29,7 @@ Options:
                         -1 (uncertain) or blank → 0
   --label-columns A,B   label columns in class_label order (default: every column
                         but the key column)
-  --overwrite           replace an existing index.json
+  --overwrite           replace an existing index.json and classes.json
 
 Example:
   cheff index scans/ --reports reports.csv --key-column image --text-column findings
@@ -57,13 +66,23 @@ export const indexCommand: Command = {
       throw new CheffError("index: --label-columns needs --labels CSV");
     }
 
-    const count = await writeFolderIndex(folder, {
+    const written = await writeFolderIndex(folder, {
       reports,
       labels,
       keyColumn: stringOption(parsed, "key-column"),
       textColumn,
       labelColumns: labelColumns?.split(",").map((name) => name.trim()).filter(Boolean),
     }, parsed.values.overwrite === true);
-    if (!parsed.values.quiet) console.error(`index: ${count} images listed in ${folder}/index.json`);
+    const count = Object.keys(written.index).length;
+    if (written.withoutReport.length > 0) {
+      warn(
+        `index: ${written.withoutReport.length} of ${count} images have no row in ${reports}, ` +
+          `e.g. key '${written.withoutReport[0]}'; they get no report`,
+      );
+    }
+    if (written.synthetic.length > 0) {
+      warn(syntheticWarning(folder, written.synthetic.map((path) => join(folder, path)), count));
+    }
+    if (!parsed.values.quiet) console.error(`index: ${count} images listed in ${join(folder, "index.json")}`);
   },
 };

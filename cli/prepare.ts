@@ -12,9 +12,11 @@ Converts public chest X-ray datasets, as downloaded, into the MaCheX layout:
 one folder per dataset under the config's "output", holding the images as
 8-bit grayscale JPEGs (shortest side resized to "size", centre-cropped to a
 square) in subfolders of 10,000 (id 054321 → 05/054321.jpg), and index.json
-mapping 6-digit ids to {path, key, report?, class_label?}. classes.json names
-the class_label entries; skipped.log lists images that could not be read.
-A rerun converts only the images not yet written.
+mapping 6-digit ids to {path, key, report?, class_label?}, where key is the
+dataset's own image key without a file extension (e.g. 00000001_000 for
+ChestX-ray14). classes.json names the class_label entries; skipped.log lists
+images that were not found or could not be read. prepare.json records the
+settings. A rerun converts only the images not yet written.
 
 CONFIG.json:
   {"cheff": 1, "output": "machex", "size": 1024, "quality": 95, "frontal_only": true,

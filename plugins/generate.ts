@@ -26,6 +26,7 @@ import { checkWritable, writeFileAtomic } from "../io/files.ts";
 import type { HistoryEntry, Stream } from "../io/stream.ts";
 import { readImageInputs, writeImageOutputs } from "../io/image/streams.ts";
 import { readPngText } from "../io/image/write.ts";
+import { createOutputFolder, removeCreatedFolders } from "../io/output_folder.ts";
 import type { RunContext } from "./context.ts";
 import type { Pipeline } from "./pipeline.ts";
 import { BUILTIN_PLUGINS } from "./registry.ts";
@@ -130,12 +131,30 @@ export interface GenerateOptions {
   onPlan?: (toGenerate: number, alreadyThere: number) => void;
 }
 
-/** Runs the pipeline and returns the manifest entries of this run (or shard), skipped items included. */
+/**
+ * Runs the pipeline and returns the manifest entries of this run (or shard),
+ * skipped items included. When the run fails before writing a file, the output
+ * folder is removed again if this call created it.
+ */
 export async function runGeneration(pipeline: Pipeline, context: RunContext, options: GenerateOptions = {}): Promise<ManifestEntry[]> {
   const dir = pipeline.output.dir;
-  await Deno.mkdir(dir, { recursive: true }).catch((error) => {
+  const created = await createOutputFolder(dir).catch((error) => {
     throw new CheffError(`${dir}: output folder cannot be created (${(error as Error).message})`);
   });
+  try {
+    return await generateInto(dir, pipeline, context, options);
+  } catch (error) {
+    await removeCreatedFolders(created);
+    throw error;
+  }
+}
+
+async function generateInto(
+  dir: string,
+  pipeline: Pipeline,
+  context: RunContext,
+  options: GenerateOptions,
+): Promise<ManifestEntry[]> {
   const suffix = options.shard ? `-shard-${options.shard.index}-of-${options.shard.count}` : "";
   const manifestJson = join(dir, `manifest${suffix}.json`);
   const manifestCsv = join(dir, `manifest${suffix}.csv`);

@@ -98,12 +98,15 @@ export async function readCsv(path: string, required: string[] = []): Promise<Cs
   return table;
 }
 
+/** Columns that a missing-column message lists before "…and N more". */
+const LISTED_COLUMNS = 12;
+
 /** Throws naming the file and the first missing column unless every name in `columns` is in the header. */
 export function requireColumns(table: CsvTable, columns: string[]): void {
   const missing = columns.find((column) => !table.header.includes(column));
   if (missing !== undefined) {
-    throw new CheffError(
-      `${table.file}: missing column '${missing}' (found: ${table.header.slice(0, 12).join(", ")})`,
-    );
+    const more = table.header.length - LISTED_COLUMNS;
+    const found = table.header.slice(0, LISTED_COLUMNS).join(", ") + (more > 0 ? ` …and ${more} more` : "");
+    throw new CheffError(`${table.file}: missing column '${missing}' (found: ${found})`);
   }
 }

@@ -1,9 +1,10 @@
 /**
  * The MaCheX index: `index.json` in each dataset's output folder maps 6-digit,
- * zero-padded ids ("000000", "000001", …) to `{path, key, report?, class_label?}`.
- * `path` is relative to that folder; `key` is the dataset's own key for the
- * image. Images are grouped 10,000 to a subfolder named after the id without
- * its last four digits: id 054321 is stored as `05/054321.jpg`.
+ * zero-padded ids ("000000", "000001", …) to `{path, key, report?, class_label?,
+ * synthetic?}`. `path` is relative to that folder; `key` is the dataset's own
+ * key for the image, without a file extension. Images are grouped 10,000 to a
+ * subfolder named after the id without its last four digits: id 054321 is
+ * stored as `05/054321.jpg`.
  * Ids past 999999 grow to 7 digits (folder `100/` for 1000000).
  */
 import { CheffError } from "../io/errors.ts";
@@ -14,6 +15,8 @@ export interface IndexEntry {
   key: string;
   report?: string;
   class_label?: number[];
+  /** True when the image is a PNG that cheff generated (text chunk cheff:synthetic=true); absent otherwise. */
+  synthetic?: boolean;
 }
 
 export type Index = Record<string, IndexEntry>;

@@ -12,15 +12,19 @@
  *   reason, and the id is absent from the index (ids are never renumbered, so
  *   file names and ids stay in step).
  * - `prepare.json` in the output folder records the settings; a rerun with
- *   different settings is rejected unless overwriting was requested.
+ *   different settings is rejected unless overwriting was requested or no
+ *   image was converted yet. The folder and `prepare.json` are written only
+ *   once the plan is made, so a run that fails on its metadata leaves nothing.
  */
 import { join } from "node:path";
 import { CheffError } from "../io/errors.ts";
 import { writeFileAtomic } from "../io/files.ts";
+import { listFiles } from "./adapters/common.ts";
 import type { Plan, PlannedImage } from "./adapters/types.ts";
 import type { DatasetConfig, PrepareConfig } from "./config.ts";
 import { defaultCodec, type ImageCodec } from "./codec.ts";
 import { formatId, imagePathFor, type Index, writeIndex } from "./index_file.ts";
+import { createOutputFolder, removeCreatedFolders } from "../io/output_folder.ts";
 import { runPool } from "./pool.ts";
 import { indexFileName, inShard, mergeShards, type Shard, skippedLogName } from "./shard.ts";
 
@@ -51,7 +55,7 @@ export interface DatasetSummary {
   indexed: number;
   /** Images converted in this run. */
   written: number;
-  /** Images skipped in this run (unreadable or missing). */
+  /** Images listed in this run's skipped.log: dropped while planning (e.g. file not found) or unreadable. */
   skipped: number;
   /** True when the run stopped early (stopAfter). */
   interrupted: boolean;
@@ -109,8 +113,8 @@ async function prepareDataset(
   log: (message: string) => void,
 ): Promise<DatasetSummary> {
   const folder = join(config.output, dataset.name);
-  await Deno.mkdir(folder, { recursive: true });
-  await checkSettings(folder, config, dataset, options.overwrite ?? false);
+  const settings = settingsText(config, dataset);
+  await checkSettings(folder, settings, options.overwrite ?? false, log);
 
   log(`${dataset.name}: reading ${dataset.adapter.title} metadata in ${dataset.root}`);
   const plan = await dataset.adapter.plan({
@@ -129,8 +133,32 @@ async function prepareDataset(
   const shardText = options.shard ? ` (shard ${options.shard.index}/${options.shard.count})` : "";
   log(`${dataset.name}: ${images.length} images selected, ${positions.length} in this run${shardText}`);
 
+  const created = await createOutputFolder(folder);
+  try {
+    await writeFileAtomic(join(folder, "prepare.json"), new TextEncoder().encode(settings), { overwrite: true });
+    return await convertPlan(config, dataset, codec, options, log, { folder, plan, images, positions, skipLines });
+  } catch (error) {
+    await removeCreatedFolders(created);
+    throw error;
+  }
+}
+
+/** Converts the planned images of this run into `folder` and writes its index, skipped.log and classes.json. */
+async function convertPlan(
+  config: PrepareConfig,
+  dataset: DatasetConfig,
+  codec: ImageCodec,
+  options: PrepareOptions,
+  log: (message: string) => void,
+  { folder, plan, images, positions, skipLines }: {
+    folder: string;
+    plan: Plan;
+    images: PlannedImage[];
+    positions: number[];
+    skipLines: string[];
+  },
+): Promise<DatasetSummary> {
   let written = 0;
-  let skipped = 0;
   const done = new Set<number>();
   const stopped = () => options.stopAfter !== undefined && written >= options.stopAfter;
   await runPool(positions, options.workers ?? 1, async (position) => {
@@ -147,13 +175,15 @@ async function prepareDataset(
       written++;
       if (written % 1000 === 0) log(`${dataset.name}: ${written} images written`);
     } catch (error) {
-      skipped++;
       const reason = oneLine(error, image.source);
       skipLines.push(`${id}\t${image.key}\t${reason}`);
       log(`${dataset.name}: skipped ${id} ${image.key}: ${reason}`);
     }
   }, stopped);
 
+  // The summary counts the lines of skipped.log, so plan skips are counted with the unreadable images.
+  const uniqueSkipLines = [...new Set(skipLines)].sort();
+  const skipped = uniqueSkipLines.length;
   if (stopped()) {
     log(`${dataset.name}: stopped after ${written} images; rerun to continue`);
     return { name: dataset.name, planned: images.length, indexed: 0, written, skipped, interrupted: true };
@@ -166,7 +196,7 @@ async function prepareDataset(
     index[id] = entryFor(images[position], id);
   }
   await writeIndex(join(folder, indexFileName(options.shard)), index, true);
-  const logText = skipLines.length > 0 ? [...new Set(skipLines)].sort().join("\n") + "\n" : "";
+  const logText = skipped > 0 ? uniqueSkipLines.join("\n") + "\n" : "";
   await writeFileAtomic(join(folder, skippedLogName(options.shard)), new TextEncoder().encode(logText), {
     overwrite: true,
   });
@@ -178,7 +208,8 @@ async function prepareDataset(
   }
 
   const indexed = Object.keys(index).length;
-  log(`${dataset.name}: ${indexed} images indexed, ${written} written in this run, ${skipped} skipped`);
+  const skippedText = skipped > 0 ? `${skipped} skipped (listed in ${skippedLogName(options.shard)})` : "0 skipped";
+  log(`${dataset.name}: ${indexed} images indexed, ${written} written in this run, ${skippedText}`);
   return { name: dataset.name, planned: images.length, indexed, written, skipped, interrupted: false };
 }
 
@@ -219,13 +250,8 @@ function dropDuplicateKeys(plan: Plan, log: (message: string) => void, name: str
   return images;
 }
 
-/** The settings that decide an output image; a resumed run must match them. */
-async function checkSettings(
-  folder: string,
-  config: PrepareConfig,
-  dataset: DatasetConfig,
-  overwrite: boolean,
-) {
+/** Formats the settings that decide an output image, as prepare.json records them. */
+function settingsText(config: PrepareConfig, dataset: DatasetConfig): string {
   const settings = {
     cheff: 1,
     adapter: dataset.adapter.name,
@@ -235,7 +261,20 @@ async function checkSettings(
     frontal_only: dataset.frontalOnly,
     options: dataset.options,
   };
-  const text = JSON.stringify(settings, null, 2) + "\n";
+  return JSON.stringify(settings, null, 2) + "\n";
+}
+
+/**
+ * Checks that a resumed run has the settings of the images already converted:
+ * a different prepare.json is rejected unless `overwrite` is set or the folder
+ * contains no converted image yet.
+ */
+async function checkSettings(
+  folder: string,
+  settings: string,
+  overwrite: boolean,
+  log: (message: string) => void,
+): Promise<void> {
   const path = join(folder, "prepare.json");
   let previous: string | undefined;
   try {
@@ -243,13 +282,14 @@ async function checkSettings(
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-  if (previous === text) return;
-  if (previous !== undefined && !overwrite) {
-    throw new CheffError(
-      `${path}: ${folder} was prepared with other settings; pass --overwrite to convert it again, or choose another output`,
-    );
+  if (previous === undefined || previous === settings || overwrite) return;
+  if (listFiles(folder, [".jpg"]).length === 0) {
+    log(`${path}: records other settings, but no image was converted yet; replacing it`);
+    return;
   }
-  await writeFileAtomic(path, new TextEncoder().encode(text), { overwrite: true });
+  throw new CheffError(
+    `${path}: ${folder} was prepared with other settings; pass --overwrite to convert it again, or choose another output`,
+  );
 }
 
 function fileExists(path: string): boolean {

@@ -4,6 +4,9 @@
  * order of samples, shuffled with the run's seed. Batches are decoded and
  * resized on the host one batch ahead of the step that uses them.
  *
+ * Entries that `cheff index` marked `"synthetic": true` (PNGs that cheff
+ * generated) are kept, with one warning naming how many there are.
+ *
  * The position in the data is one integer, the number of samples handed out so
  * far, so a resumed run continues with exactly the samples the interrupted run
  * would have seen next.
@@ -12,6 +15,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { CheffError } from "../io/errors.ts";
 import { imageToModelInput, loadImage } from "../io/image/load.ts";
 import { type IndexEntry, readIndex } from "../prepare/index_file.ts";
+import { syntheticWarning } from "../prepare/synthetic.ts";
 
 export interface DataSettings {
   /** Path of the index.json. */
@@ -27,6 +31,8 @@ export interface DataSettings {
   exclude?: string;
   /** Keep only entries with a report (report-conditioned training). */
   requireReports?: boolean;
+  /** Receives warnings about the data; by default they go to stderr. */
+  warn?: (message: string) => void;
 }
 
 export interface Sample {
@@ -91,6 +97,7 @@ export class TrainingData {
       excluded = text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line.length > 0);
     }
     const samples: Sample[] = [];
+    const synthetic: string[] = [];
     // Ids sort numerically: a 7-digit id follows every 6-digit one.
     const ids = Object.keys(index).sort((a, b) => {
       if (a.length !== b.length) return a.length - b.length;
@@ -102,11 +109,18 @@ export class TrainingData {
       if (excluded.some((suffix) => path === suffix || path.endsWith(`/${suffix}`))) continue;
       if (settings.requireReports && !entry.report) continue;
       samples.push({ id, path, report: entry.report });
+      if (entry.synthetic === true) synthetic.push(path);
     }
     if (samples.length === 0) {
       throw new CheffError(
         `${settings.index}: no training samples left (after exclusions and the report requirement)`,
       );
+    }
+    // NOTE: only the index's record is checked; PNGs are not reread here, so an
+    // index written by hand or before `cheff index` recorded the flag passes silently.
+    if (synthetic.length > 0) {
+      const warn = settings.warn ?? ((message: string) => console.error(`cheff: warning: ${message}`));
+      warn(syntheticWarning(settings.index, synthetic, samples.length));
     }
     return new TrainingData(settings, samples);
   }

@@ -13,6 +13,7 @@
 import { join } from "node:path";
 import type { Gpu } from "../gpu/device.ts";
 import { CheffError } from "../io/errors.ts";
+import { createOutputFolder, type CreatedFolder, removeCreatedFolders } from "../io/output_folder.ts";
 import { Tape } from "./autograd.ts";
 import { TrainingData } from "./data.ts";
 import { Ema } from "./ema.ts";
@@ -77,6 +78,7 @@ export async function runTraining(
   if (!saved && options.resume) options.note?.(`${settings.output}: no saved state to resume; starting at step 0`);
 
   const setup = await createSetup(gpu, settings);
+  let createdOutput: CreatedFolder | undefined;
   try {
     const store = await ParameterStore.from(setup.trainable);
     const optimizer = new Adam(store, {
@@ -117,7 +119,7 @@ export async function runTraining(
       requireReports: setup.requireReports,
     });
 
-    await Deno.mkdir(settings.output, { recursive: true });
+    createdOutput = await createOutputFolder(settings.output);
     const logPath = join(settings.output, LOG_FILE);
     const started = performance.now();
     const firstStep = step;
@@ -193,6 +195,10 @@ export async function runTraining(
       if (step % settings.saveEvery === 0 || step === settings.steps) await save();
     }
     return { step, params: store.values };
+  } catch (error) {
+    // A run that fails before writing its first log line or save removes the output folder if it created it.
+    if (createdOutput) await removeCreatedFolders(createdOutput);
+    throw error;
   } finally {
     setup.release();
   }

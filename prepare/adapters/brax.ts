@@ -2,13 +2,20 @@
  * BRAX. Metadata: `master_spreadsheet_update.csv` with `ViewPosition`, the
  * image path columns `PngPath` and `DicomPath` (relative to the root), and the
  * 14 CheXpert-style label columns. `image_column` chooses PNG (default) or
- * DICOM input; that column's value is the key.
+ * DICOM input; that column's value without its extension is the key.
  *
  * class_label: the 14 observations in CHEXPERT_CLASSES order, mapped 1 → 1,
  * 0 → -1, -1 (uncertain) and blank → 0.
  */
 import { readCsv } from "../csv.ts";
-import { CHEXPERT_CLASSES, chexpertLabels, FRONTAL_VIEWS, locateFile, resolveIn } from "./common.ts";
+import {
+  CHEXPERT_CLASSES,
+  chexpertLabels,
+  FRONTAL_VIEWS,
+  locateFile,
+  resolveIn,
+  withoutImageExtension,
+} from "./common.ts";
 import type { Adapter, PlannedImage } from "./types.ts";
 
 export const brax: Adapter = {
@@ -31,8 +38,12 @@ export const brax: Adapter = {
     const images: PlannedImage[] = [];
     table.rows.forEach((row, index) => {
       if (frontalOnly && !FRONTAL_VIEWS.has(row["ViewPosition"].trim().toUpperCase())) return;
-      const key = row[imageColumn].trim();
-      images.push({ source: resolveIn(root, key), key, class_label: chexpertLabels(table, row, index + 2) });
+      const path = row[imageColumn].trim();
+      images.push({
+        source: resolveIn(root, path),
+        key: withoutImageExtension(path),
+        class_label: chexpertLabels(table, row, index + 2),
+      });
     });
     return { images, classNames: [...CHEXPERT_CLASSES] };
   },

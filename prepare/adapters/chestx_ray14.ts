@@ -3,7 +3,8 @@
  * (`Image Index`, `Finding Labels`, `View Position`). Images: PNGs anywhere under
  * the root, because the download unpacks to `images_001/images/` …
  * `images_012/images/` and other copies use one `images/` folder. The split lists `train_val_list.txt`
- * and `test_list.txt` choose the rows; MaCheX takes the train/val list.
+ * and `test_list.txt` choose the rows; MaCheX takes the train/val list. The key
+ * is `Image Index` without `.png` (e.g. `00000001_000`).
  *
  * class_label: the 14 findings below, 1 when `Finding Labels` names the finding
  * and -1 when it does not (the labels are NLP-mined, without an uncertain class).
@@ -11,7 +12,7 @@
 import { join } from "node:path";
 import { CheffError } from "../../io/errors.ts";
 import { readCsv, readTextFile } from "../csv.ts";
-import { FRONTAL_VIEWS, listFiles, locateFile, pathExists, resolveIn } from "./common.ts";
+import { FRONTAL_VIEWS, listFiles, locateFile, pathExists, resolveIn, withoutImageExtension } from "./common.ts";
 import type { Adapter, PlannedImage, PlanSkip } from "./types.ts";
 
 export const NIH_CLASSES = [
@@ -85,10 +86,11 @@ export const chestXray14: Adapter = {
     const images: PlannedImage[] = [];
     const skipped: PlanSkip[] = [];
     for (const row of table.rows) {
-      const key = row["Image Index"].trim();
-      if (selected !== undefined && !selected.has(key)) continue;
+      const name = row["Image Index"].trim();
+      const key = withoutImageExtension(name);
+      if (selected !== undefined && !selected.has(name)) continue;
       if (frontalOnly && !FRONTAL_VIEWS.has(row["View Position"].trim().toUpperCase())) continue;
-      const source = located.get(key);
+      const source = located.get(name);
       if (source === undefined) {
         skipped.push({ key, reason: "image file not found" });
         continue;

@@ -2,13 +2,14 @@
  * CheXpert. Metadata: `train.csv` or `valid.csv` (`Path`, `Frontal/Lateral`,
  * `AP/PA` and the 14 observation columns). `Path` starts with the folder the
  * archive unpacked to (`CheXpert-v1.0/` or `CheXpert-v1.0-small/`). That folder
- * is dropped, so the key is e.g. `train/patient00001/study1/view1_frontal.jpg`,
- * as in MaCheX. A frontal image has `Frontal/Lateral` = Frontal.
+ * is dropped, and so is the `.jpg` extension, so the key is e.g.
+ * `train/patient00001/study1/view1_frontal`. A frontal image has
+ * `Frontal/Lateral` = Frontal.
  *
  * class_label: the 14 CheXpert observations in CHEXPERT_CLASSES order, mapped
  * 1 → 1, 0 → -1, -1 (uncertain) and blank → 0.
  */
-import { CHEXPERT_CLASSES, chexpertLabels, locateFile, resolveIn } from "./common.ts";
+import { CHEXPERT_CLASSES, chexpertLabels, locateFile, resolveIn, withoutImageExtension } from "./common.ts";
 import { readCsv } from "../csv.ts";
 import type { Adapter, PlannedImage } from "./types.ts";
 
@@ -29,8 +30,12 @@ export const chexpert: Adapter = {
       const path = row["Path"].trim();
       const frontal = hasViewColumn ? row["Frontal/Lateral"].trim() === "Frontal" : path.includes("frontal");
       if (frontalOnly && !frontal) return;
-      const key = path.replace(/^CheXpert-v1\.0[^/]*\//, "");
-      images.push({ source: resolveIn(root, key), key, class_label: chexpertLabels(table, row, index + 2) });
+      const relativePath = path.replace(/^CheXpert-v1\.0[^/]*\//, "");
+      images.push({
+        source: resolveIn(root, relativePath),
+        key: withoutImageExtension(relativePath),
+        class_label: chexpertLabels(table, row, index + 2),
+      });
     });
     return { images, classNames: [...CHEXPERT_CLASSES] };
   },

@@ -101,6 +101,20 @@ export function listFiles(folder: string, extensions: string[]): string[] {
   return found.sort();
 }
 
+/** Extensions of the image files that prepare and `cheff index` read, in lower case. */
+export const IMAGE_EXTENSIONS = [".png", ".jpg", ".jpeg", ".dcm", ".dicom"];
+
+/**
+ * Returns a dataset key without a trailing image file extension (any case), so
+ * that the keys of `cheff prepare` and `cheff index` name an image the same way.
+ * A folder part of the key is kept.
+ */
+export function withoutImageExtension(key: string): string {
+  const lower = key.toLowerCase();
+  const extension = IMAGE_EXTENSIONS.find((ext) => lower.endsWith(ext));
+  return extension ? key.slice(0, key.length - extension.length) : key;
+}
+
 /** Returns the file name without its folder and without its last extension. */
 export function fileStem(path: string): string {
   const name = path.slice(path.lastIndexOf("/") + 1);

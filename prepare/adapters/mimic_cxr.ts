@@ -3,8 +3,8 @@
  * `mimic-cxr-2.0.0-metadata.csv` (`dicom_id`, `subject_id`, `study_id`,
  * `ViewPosition`); labels: `mimic-cxr-2.0.0-chexpert.csv` (`subject_id`,
  * `study_id` and the 14 observations); both may be gzipped. Images lie at
- * `files/p<first two digits of subject>/p<subject>/s<study>/<dicom_id>.jpg`,
- * which is also the key. Reports come from MIMIC-CXR's
+ * `files/p<first two digits of subject>/p<subject>/s<study>/<dicom_id>.jpg`;
+ * the key is that path without `.jpg`. Reports come from MIMIC-CXR's
  * `files/pXX/p<subject>/s<study>.txt` under the `reports` folder (default: the root).
  *
  * report: the FINDINGS section followed by the IMPRESSION section, whitespace
@@ -103,8 +103,8 @@ export const mimicCxr: Adapter = {
       const view = row["ViewPosition"].trim().toUpperCase();
       if (frontalOnly && !FRONTAL_VIEWS.has(view)) continue;
       const folder = studyFolder(row["subject_id"].trim(), row["study_id"].trim());
-      const key = `${folder}/${row["dicom_id"].trim()}.jpg`;
-      images.push({ source: join(root, key), key });
+      const key = `${folder}/${row["dicom_id"].trim()}`;
+      images.push({ source: join(root, `${key}.jpg`), key });
       folders.push(folder);
     }
 

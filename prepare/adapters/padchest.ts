@@ -4,12 +4,12 @@
  * 16-bit PNGs in the numbered folders that `ImageDir` names (`0/`, `1/`, …), or
  * in one `images/` folder. Frontal projections are PA, AP and AP_horizontal;
  * the others (L, COSTAL, …) are kept only when frontal_only is false.
- * The key is `ImageID`. PadChest's labels are Spanish-report terms, not
+ * The key is `ImageID` without `.png`. PadChest's labels are Spanish-report terms, not
  * CheXpert-style findings, so no class_label is written.
  */
 import { join } from "node:path";
 import { readCsv } from "../csv.ts";
-import { isFolder, locateFile } from "./common.ts";
+import { isFolder, locateFile, withoutImageExtension } from "./common.ts";
 import type { Adapter, PlannedImage } from "./types.ts";
 
 const PADCHEST_FRONTAL = new Set(["PA", "AP", "AP_horizontal"]);
@@ -52,9 +52,9 @@ export const padchest: Adapter = {
     const images: PlannedImage[] = [];
     for (const row of table.rows) {
       if (frontalOnly && !PADCHEST_FRONTAL.has(row["Projection"].trim())) continue;
-      const key = row["ImageID"].trim();
+      const name = row["ImageID"].trim();
       const folder = resolveFolder(hasImageDir ? row["ImageDir"].trim() : "");
-      images.push({ source: join(folder, key), key });
+      images.push({ source: join(folder, name), key: withoutImageExtension(name) });
     }
     return { images };
   },

@@ -9,7 +9,10 @@
 export interface PlannedImage {
   /** Absolute path of the source image. */
   source: string;
-  /** The dataset's own pseudonymous key for the image (a file name, image id or relative path). */
+  /**
+   * The dataset's own pseudonymous key for the image (a file name, image id or
+   * relative path), without a file extension, as `cheff index` writes keys.
+   */
   key: string;
   /** Free-text report attached to the image. */
   report?: string;

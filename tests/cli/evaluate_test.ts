@@ -367,3 +367,38 @@ Deno.test("evaluate rejects bad input with one line", async () => {
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("evaluate warns when the real or training set is synthetic", async () => {
+  const root = await Deno.makeTempDir({ prefix: "cheff-evaluate-synthetic-" });
+  try {
+    const image = await loadImage(RADIOGRAPH);
+    const generated = encodePng(
+      { width: image.width, height: image.height, channels: 1, data: Float32Array.from(image.data, (v) => 2 * v - 1) },
+      { text: { "cheff:synthetic": "true" } },
+    );
+    const real = await folderOf(root, "real", { "a.png": RADIOGRAPH, "b.png": OTHER_RADIOGRAPH });
+    const mixed = await folderOf(root, "mixed", { "b.png": OTHER_RADIOGRAPH });
+    await Deno.writeFile(join(mixed, "a.png"), generated);
+    const warning = /^cheff: warning: .*mixed: 1 of 2 images are synthetic \(PNG text cheff:synthetic=true\), e\.g\. .*mixed\/a\.png;/m;
+
+    const asReal = await evaluate(["images", mixed, real]);
+    assert.equal(asReal.code, 0, asReal.stderr);
+    assert.match(asReal.stderr, warning);
+    const asFake = await evaluate(["images", real, mixed]);
+    assert.equal(asFake.code, 0, asFake.stderr);
+    assert.doesNotMatch(asFake.stderr, /synthetic/, "a synthetic fake set is expected");
+
+    const asTraining = await evaluate(["memorisation", real, mixed]);
+    assert.equal(asTraining.code, 0, asTraining.stderr);
+    assert.match(asTraining.stderr, warning);
+    const asGenerated = await evaluate(["memorisation", mixed, real]);
+    assert.equal(asGenerated.code, 0, asGenerated.stderr);
+    assert.doesNotMatch(asGenerated.stderr, /synthetic/, "generated images are expected to be synthetic");
+
+    const asRealFeatures = await evaluate(["kid", mixed, real, "--autoencoder", TEST_WEIGHTS, "--kid-subset-size", "2"]);
+    assert.equal(asRealFeatures.code, 0, asRealFeatures.stderr);
+    assert.match(asRealFeatures.stderr, warning);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -7,11 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { encodePng } from "../../io/image/write.ts";
 import { kitTest, REFERENCE_DIR, referencePath, REPO_ROOT } from "../kit.ts";
 import { type CliResult, runCli } from "./run.ts";
 
 const UNCOND = referencePath("ldm_uncond.pt");
 const T2I = referencePath("ldm_t2i.pt");
+const SR = referencePath("sr.pt");
 const EXAMPLES = join(REPO_ROOT, "pipelines", "examples");
 const IMAGE = join(REPO_ROOT, "tests", "fixtures", "images", "nih_00000001_001_64.png");
 const dir = Deno.makeTempDirSync({ prefix: "cheff-generate-cli-" });
@@ -87,6 +89,33 @@ kitTest("reports file and shard from the command line", [T2I], async () => {
   assert.deepEqual(all.map((e: { seed: number }) => e.seed), [0, 1, 2]);
   assert.equal(all[0].report, "No acute findings.");
   assert.equal(pngFiles(out).length, 3);
+});
+
+kitTest("failed first batch leaves no output folder", [UNCOND, SR], async () => {
+  const notImage = join(dir, "notes.png");
+  Deno.writeTextFileSync(notImage, "not an image");
+  const smallMask = join(dir, "mask-32.png");
+  Deno.writeFileSync(smallMask, encodePng({ width: 32, height: 32, channels: 1, data: new Float32Array(32 * 32).fill(1) }));
+  const cases: [string, string[], RegExp][] = [
+    ["wrong-kind", [join(EXAMPLES, "uncond-64.json"), "--models", join(dir, "sr-as-uncond")], /not a latent-diffusion checkpoint/],
+    [
+      "report-unconditional",
+      [join(EXAMPLES, "uncond-64.json"), "--reports-file", join(EXAMPLES, "reports.txt")],
+      /the model is unconditional/,
+    ],
+    ["non-image-input", [join(EXAMPLES, "device-removal-64.json"), "--input", notImage], /notes\.png: not an image/],
+    ["wrong-size-mask", [join(EXAMPLES, "device-removal-64.json"), "--mask", smallMask], /mask-32\.png: mask is 32×32/],
+  ];
+  // The unconditional pipeline names ldm_uncond.pt; in this folder that file contains a super-resolution model.
+  Deno.mkdirSync(join(dir, "sr-as-uncond"));
+  Deno.copyFileSync(SR, join(dir, "sr-as-uncond", "ldm_uncond.pt"));
+  for (const [name, args, expected] of cases) {
+    const out = join(dir, `failed-${name}`, "out");
+    const run = await runCli(["generate", ...args, ...(args.includes("--models") ? [] : ["--models", REFERENCE_DIR]), "--out", out]);
+    assert.equal(run.code, 1, `${name}: exit code ${run.code}, stderr: ${run.stderr}`);
+    assert.match(run.stderr, expected, name);
+    assert.ok(!exists(join(dir, `failed-${name}`)), `${name}: output folder ${out} was left behind`);
+  }
 });
 
 Deno.test("broken pipeline files fail with one line", async () => {

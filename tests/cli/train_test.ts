@@ -81,3 +81,34 @@ Deno.test("cheff train rejects an invalid pipeline in one line", async () => {
     await Deno.remove(folder, { recursive: true });
   }
 });
+
+Deno.test("cheff train removes its new output folder after a missing image", async () => {
+  const folder = await Deno.makeTempDir();
+  try {
+    const data = await writeTinyDataset(join(folder, "data"));
+    for (const name of ["000000", "000001", "000002"]) await Deno.remove(join(folder, "data", "00", `${name}.png`));
+    const pipeline = join(folder, "train.json");
+    await Deno.writeTextFile(pipeline, JSON.stringify(tinyAutoencoderPipeline(data, "runs/first")));
+
+    const run = await cheff(["train", pipeline, "--cpu"]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /^cheff: .*00000[012]\.png/m);
+    assert.ok(!existsSync(join(folder, "runs")), "the folders the run created are removed");
+
+    await Deno.mkdir(join(folder, "kept"));
+    await Deno.writeTextFile(pipeline, JSON.stringify(tinyAutoencoderPipeline(data, "kept")));
+    assert.equal((await cheff(["train", pipeline, "--cpu"])).code, 1);
+    assert.ok(existsSync(join(folder, "kept")), "a folder that existed before is kept");
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -9,9 +9,10 @@ import { basename, join } from "node:path";
 import { sha256File } from "../../io/checkpoint/load.ts";
 import { CheffError } from "../../io/errors.ts";
 import { readPngText } from "../../io/image/write.ts";
-import { gpuContext, type RunContext } from "../../plugins/context.ts";
+import { gpuContext, ModelCache, type RunContext } from "../../plugins/context.ts";
 import { batchItems, type ManifestEntry, parseShard, planItems, runGeneration, shardItems } from "../../plugins/generate.ts";
-import { loadPipeline, type PipelineOverrides } from "../../plugins/pipeline.ts";
+import { loadPipeline, type Pipeline, type PipelineOverrides } from "../../plugins/pipeline.ts";
+import type { Plugin } from "../../plugins/plugin.ts";
 import { kitTest, REFERENCE_DIR, referencePath, REPO_ROOT } from "../kit.ts";
 
 const UNCOND = referencePath("ldm_uncond.pt");
@@ -118,6 +119,72 @@ Deno.test("items run per input image, per report, count each", async () => {
   assert.deepEqual(items.map((i) => i.seed), Array.from({ length: 12 }, (_, i) => 10 + i));
   assert.deepEqual(items.slice(0, 6).map((i) => i.report), ["a", "a", "b", "b", "c", "c"]);
   assert.equal(items[11].file, "x-00011.png");
+});
+
+/**
+ * Builds a one-stage pipeline whose plugin returns a 4×4 gray image per item
+ * for the first `succeed` calls and then throws, as a stage does on a wrong
+ * model kind or an unreadable input.
+ */
+function failingPipeline(output: string, succeed: number): Pipeline {
+  let calls = 0;
+  const plugin: Plugin = {
+    name: "failing",
+    description: "gives images, then fails",
+    kinds: { make: { takes: [], gives: "image" } },
+    presets: [],
+    run(_kind, _input, settings) {
+      if (calls++ >= succeed) return Promise.reject(new CheffError("failing: the stage rejected its input"));
+      const count = settings.count as number;
+      return Promise.resolve({
+        kind: "image",
+        tensor: { shape: [count, 1, 4, 4], data: new Float32Array(count * 16) },
+        synthetic: true,
+        models: {},
+        history: [],
+      } as unknown as Awaited<ReturnType<Plugin["run"]>>);
+    },
+  };
+  return {
+    path: join(dir, "failing.json"),
+    stages: [{ plugin: "failing", kind: "make", settings: {}, where: "$.stages[0]" }],
+    plugins: [plugin],
+    inputs: [],
+    count: 2,
+    seed: 0,
+    batchSize: 1,
+    output: { dir: output, prefix: "", format: "png", bits: 8 },
+  };
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("failed first batch removes the output folder it created", async () => {
+  const context: RunContext = { gpu: undefined, models: new ModelCache() };
+  const parent = Deno.makeTempDirSync({ dir, prefix: "failed-first-" });
+  const output = join(parent, "new/out");
+  await assert.rejects(runGeneration(failingPipeline(output, 0), context), /the stage rejected its input/);
+  assert.ok(!exists(join(parent, "new")), "the folders the run created are removed");
+  assert.ok(exists(parent), "the folder that existed before is kept");
+
+  const existing = join(parent, "existing");
+  Deno.mkdirSync(existing);
+  await assert.rejects(runGeneration(failingPipeline(existing, 0), context), /the stage rejected its input/);
+  assert.ok(exists(existing), "an output folder that existed before is kept");
+});
+
+Deno.test("failed later batch keeps the images already written", async () => {
+  const context: RunContext = { gpu: undefined, models: new ModelCache() };
+  const output = join(Deno.makeTempDirSync({ dir, prefix: "failed-later-" }), "out");
+  await assert.rejects(runGeneration(failingPipeline(output, 1), context), /the stage rejected its input/);
+  assert.deepEqual(pngFiles(output), ["00000.png"]);
 });
 
 Deno.test("shipped pipeline files validate", async () => {

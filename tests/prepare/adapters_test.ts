@@ -55,9 +55,9 @@ kitTest("chestx-ray14 keeps train/val frontal rows with finding labels", KIT_FIL
   const negatives = Array(14).fill(-1);
   const withFindings = (...positions: number[]) => negatives.map((v, i) => (positions.includes(i) ? 1 : v));
   assert.deepEqual(index, {
-    "000000": { path: "00/000000.jpg", key: "00000001_001.png", class_label: withFindings(1, 10) },
-    "000001": { path: "00/000001.jpg", key: "00000003_000.png", class_label: withFindings(13) },
-    "000002": { path: "00/000002.jpg", key: "00000004_000.png", class_label: withFindings(4, 5) },
+    "000000": { path: "00/000000.jpg", key: "00000001_001", class_label: withFindings(1, 10) },
+    "000001": { path: "00/000001.jpg", key: "00000003_000", class_label: withFindings(13) },
+    "000002": { path: "00/000002.jpg", key: "00000004_000", class_label: withFindings(4, 5) },
   });
   const classes = await readJson(join(dir, "out/chestx-ray14/classes.json"));
   assert.equal(classes[1], "Cardiomegaly");
@@ -85,17 +85,17 @@ kitTest("chexpert keeps frontal rows and maps labels", KIT_FILES, async () => {
   assert.deepEqual(index, {
     "000000": {
       path: "00/000000.jpg",
-      key: "train/patient00001/study1/view1_frontal.jpg",
+      key: "train/patient00001/study1/view1_frontal",
       class_label: [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
     },
     "000001": {
       path: "00/000001.jpg",
-      key: "train/patient00002/study2/view1_frontal.jpg",
+      key: "train/patient00002/study2/view1_frontal",
       class_label: [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, -1, 0, 1, 0],
     },
     "000002": {
       path: "00/000002.jpg",
-      key: "train/patient00003/study1/view1_frontal.jpg",
+      key: "train/patient00003/study1/view1_frontal",
       class_label: [0, 0, 0, 0, 0, -1, 0, 0, 0, -1, 0, 0, 0, 0],
     },
   });
@@ -106,7 +106,7 @@ kitTest("chexpert keeps frontal rows and maps labels", KIT_FILES, async () => {
   await runConfig(all, { frontal_only: false, datasets: { chexpert: { root: "CheXpert-v1.0" } } });
   const withLateral = await readPreparedIndex(all, "chexpert");
   assert.equal(Object.keys(withLateral).length, 4);
-  assert.equal(withLateral["000002"].key, "train/patient00002/study2/view2_lateral.jpg");
+  assert.equal(withLateral["000002"].key, "train/patient00002/study2/view2_lateral");
 });
 
 kitTest("mimic-cxr joins views, chexpert labels and report sections", KIT_FILES, async () => {
@@ -166,7 +166,7 @@ kitTest("mimic-cxr joins views, chexpert labels and report sections", KIT_FILES,
   assert.deepEqual(index, {
     "000000": {
       path: "00/000000.jpg",
-      key: "files/p10/p10000032/s50414267/02aa804e-bde0afdd-112c0b34-7bc16630-4e384014.jpg",
+      key: "files/p10/p10000032/s50414267/02aa804e-bde0afdd-112c0b34-7bc16630-4e384014",
       report:
         "There is no focal consolidation, pleural effusion or pneumothorax. Bilateral nodular opacities. " +
         "No acute cardiopulmonary process.",
@@ -174,13 +174,13 @@ kitTest("mimic-cxr joins views, chexpert labels and report sections", KIT_FILES,
     },
     "000001": {
       path: "00/000001.jpg",
-      key: "files/p10/p10000032/s53189527/2a2277a9-b0ded155-c0de8eb9-c124d10e-82c5caab.jpg",
+      key: "files/p10/p10000032/s53189527/2a2277a9-b0ded155-c0de8eb9-c124d10e-82c5caab",
       report: "Cardiomegaly with effusion.",
       class_label: [0, 0, 1, 0, 0, 0, -1, 0, 0, -1, 1, 0, 0, 0],
     },
     "000002": {
       path: "00/000002.jpg",
-      key: "files/p10/p10000764/s57375967/68b5c4b1-227d0485-9cc38c3f-7b84ab51-4b472714.jpg",
+      key: "files/p10/p10000764/s57375967/68b5c4b1-227d0485-9cc38c3f-7b84ab51-4b472714",
     },
   });
 });
@@ -209,12 +209,12 @@ kitTest("padchest keeps PA, AP and AP_horizontal 16-bit PNGs", KIT_FILES, async 
   const [summary] = await runConfig(dir, { datasets: { padchest: { root: "PADCHEST" } } });
   const index = await readPreparedIndex(dir, "padchest");
   assert.deepEqual(index, {
-    "000000": { path: "00/000000.jpg", key: "216840111366964012283393834152009033102258826_00-059-087.png" },
-    "000001": { path: "00/000001.jpg", key: "216840111366964012339356563862009072111404053_00-043-192.png" },
+    "000000": { path: "00/000000.jpg", key: "216840111366964012283393834152009033102258826_00-059-087" },
+    "000001": { path: "00/000001.jpg", key: "216840111366964012339356563862009072111404053_00-043-192" },
   });
   assert.equal(summary.skipped, 1);
   const log = await Deno.readTextFile(join(dir, "out/padchest/skipped.log"));
-  assert.match(log, /^000002\t216840111366964012373310883942009152114636712_00-102-045\.png\t\S.*\n$/);
+  assert.match(log, /^000002\t216840111366964012373310883942009152114636712_00-102-045\t\S.*\n$/);
 });
 
 kitTest("brax keeps AP and PA rows with CheXpert-style labels", KIT_FILES, async () => {
@@ -234,10 +234,10 @@ kitTest("brax keeps AP and PA rows with CheXpert-style labels", KIT_FILES, async
 
   await runConfig(dir, { datasets: { brax: { root: "brax" } } });
   assert.deepEqual(await readPreparedIndex(dir, "brax"), {
-    "000000": { path: "00/000000.jpg", key: png(1), class_label: [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] },
+    "000000": { path: "00/000000.jpg", key: png(1).replace(".png", ""), class_label: [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0] },
     "000001": {
       path: "00/000001.jpg",
-      key: png(3),
+      key: png(3).replace(".png", ""),
       class_label: [0, 0, 1, 0, 0, -1, 0, 0, 0, 0, 0, 0, 0, 1],
     },
   });
@@ -412,10 +412,10 @@ kitTest("object-cxr labels annotated images", KIT_FILES, async () => {
     },
   });
   assert.deepEqual(await readPreparedIndex(dir, "object-cxr"), {
-    "000000": { path: "00/000000.jpg", key: "00001.jpg", class_label: [1] },
-    "000001": { path: "00/000001.jpg", key: "00002.jpg", class_label: [-1] },
+    "000000": { path: "00/000000.jpg", key: "00001", class_label: [1] },
+    "000001": { path: "00/000001.jpg", key: "00002", class_label: [-1] },
   });
   assert.deepEqual(await readPreparedIndex(dir, "object-cxr-dev"), {
-    "000000": { path: "00/000000.jpg", key: "08001.jpg", class_label: [-1] },
+    "000000": { path: "00/000000.jpg", key: "08001", class_label: [-1] },
   });
 });

@@ -3,7 +3,26 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { kitTest } from "../kit.ts";
 import { indexCommand } from "../../cli/index.ts";
+import { encodePng } from "../../io/image/write.ts";
 import { copy, DICOM_PA, filesUnder, NIH_PNGS, readJson, tempDir, write } from "./helpers.ts";
+
+/** Runs `fn` with console.error captured and returns the lines it printed. */
+async function captureStderr(fn: () => Promise<void>): Promise<string[]> {
+  const lines: string[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => lines.push(args.join(" "));
+  try {
+    await fn();
+  } finally {
+    console.error = original;
+  }
+  return lines;
+}
+
+/** Encodes a small gray PNG with the given text chunks. */
+function pngWithText(text: Record<string, string>): Uint8Array {
+  return encodePng({ width: 4, height: 4, channels: 1, data: new Float32Array(16).fill(0.25) }, { text });
+}
 
 async function writeFolder(): Promise<string> {
   const dir = await tempDir();
@@ -43,7 +62,74 @@ kitTest("index lists sorted images with reports and labels", [...NIH_PNGS, DICOM
     "000001": { path: "a/study.dcm", key: "study", report: "Left effusion.", class_label: [-1, 0] },
     "000002": { path: "b/00000001_002.png", key: "00000001_002", class_label: [1, 0] },
   });
-  assert.deepEqual(filesUnder(scans), [...before, "index.json"].sort(), "no image is copied or changed");
+  assert.deepEqual(await readJson(join(scans, "classes.json")), ["Cardiomegaly", "Effusion"]);
+  assert.deepEqual(
+    filesUnder(scans),
+    [...before, "classes.json", "index.json"].sort(),
+    "no image is copied or changed",
+  );
+});
+
+kitTest("index writes no classes.json without --labels", [...NIH_PNGS, DICOM_PA], async () => {
+  const scans = await writeFolder();
+  await indexCommand.run([scans, "-q"]);
+  assert.ok(!filesUnder(scans).includes("classes.json"));
+});
+
+kitTest("index refuses to replace classes.json without --overwrite", [...NIH_PNGS, DICOM_PA], async () => {
+  const scans = await writeFolder();
+  await write(join(scans, "classes.json"), "[]\n");
+  await write(join(scans, "../labels.csv"), "key,Edema\nstudy,1\n");
+  await assert.rejects(
+    indexCommand.run([scans, "--labels", join(scans, "../labels.csv"), "-q"]),
+    /classes\.json: already exists; choose another name or pass --overwrite/,
+  );
+  assert.ok(!filesUnder(scans).includes("index.json"), "index.json is not written when classes.json is rejected");
+});
+
+Deno.test("index rejects a folder without images", async () => {
+  const dir = await tempDir();
+  await write(join(dir, "notes.txt"), "no images here");
+  await assert.rejects(
+    indexCommand.run([dir, "-q"]),
+    new RegExp(`no PNG, JPEG or DICOM files found under ${dir}`),
+  );
+  assert.deepEqual(filesUnder(dir), ["notes.txt"], "no index.json is written");
+});
+
+Deno.test("index prints the index path without a double slash", async () => {
+  const dir = await tempDir();
+  await Deno.writeFile(join(dir, "a.png"), pngWithText({}));
+  const lines = await captureStderr(() => indexCommand.run([`${dir}/`]));
+  assert.deepEqual(lines, [`index: 1 images listed in ${join(dir, "index.json")}`]);
+});
+
+kitTest("index warns about images without a report row", [...NIH_PNGS, DICOM_PA], async () => {
+  const scans = await writeFolder();
+  await write(join(scans, "../reports.csv"), "key,report\n00000001_001.png,Lungs clear.\n");
+  const lines = await captureStderr(() =>
+    indexCommand.run([scans, "--reports", join(scans, "../reports.csv"), "-q"])
+  );
+  assert.equal(lines.length, 1, lines.join("\n"));
+  assert.match(lines[0], /^cheff: warning: index: 2 of 3 images have no row in .*reports\.csv, e\.g\. key 'study'/);
+});
+
+Deno.test("index records and warns about synthetic PNGs", async () => {
+  const dir = await tempDir();
+  await Deno.writeFile(join(dir, "real.png"), pngWithText({ Software: "scanner" }));
+  await Deno.writeFile(join(dir, "fake_1.png"), pngWithText({ "cheff:synthetic": "true" }));
+  await Deno.writeFile(join(dir, "fake_2.png"), pngWithText({ "cheff:synthetic": "true" }));
+  await Deno.writeFile(join(dir, "reconstruction.png"), pngWithText({ "cheff:synthetic": "false" }));
+  const lines = await captureStderr(() => indexCommand.run([dir, "-q"]));
+
+  const index = await readJson(join(dir, "index.json"));
+  assert.deepEqual(
+    Object.values(index).map((entry: any) => [entry.key, entry.synthetic]),
+    [["fake_1", true], ["fake_2", true], ["real", undefined], ["reconstruction", undefined]],
+  );
+  assert.equal(lines.length, 1, lines.join("\n"));
+  assert.match(lines[0], /^cheff: warning: .*: 2 of 4 images are synthetic \(PNG text cheff:synthetic=true\)/);
+  assert.ok(lines[0].includes(join(dir, "fake_1.png")), lines[0]);
 });
 
 kitTest("index refuses to replace index.json without --overwrite", [...NIH_PNGS, DICOM_PA], async () => {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mapChexpertLabel } from "../../prepare/adapters/common.ts";
 import { extractFindingsAndImpression } from "../../prepare/adapters/mimic_cxr.ts";
 import { parseOpenIReport } from "../../prepare/adapters/openi.ts";
-import { parseCsv } from "../../prepare/csv.ts";
+import { parseCsv, requireColumns } from "../../prepare/csv.ts";
 
 Deno.test("csv reads quotes, CRLF and a byte-order mark", () => {
   const table = parseCsv('\ufeffImageId, EncodedPixels\r\n"a,1","say ""hi""\nthere"\r\n\r\nb,-1', "t.csv");
@@ -12,6 +12,16 @@ Deno.test("csv reads quotes, CRLF and a byte-order mark", () => {
     { ImageId: "a,1", EncodedPixels: 'say "hi"\nthere' },
     { ImageId: "b", EncodedPixels: "-1" },
   ]);
+});
+
+Deno.test("csv missing column counts unlisted columns", () => {
+  const wide = parseCsv(Array.from({ length: 15 }, (_, i) => `c${i}`).join(",") + "\n", "wide.csv");
+  assert.throws(
+    () => requireColumns(wide, ["Path"]),
+    /wide\.csv: missing column 'Path' \(found: c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11 …and 3 more\)$/,
+  );
+  const narrow = parseCsv("a,b\n", "narrow.csv");
+  assert.throws(() => requireColumns(narrow, ["Path"]), /narrow\.csv: missing column 'Path' \(found: a, b\)$/);
 });
 
 Deno.test("csv rejects an empty file", () => {

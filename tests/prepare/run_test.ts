@@ -160,8 +160,51 @@ kitTest("unreadable image is logged and skipped", KIT_FILES, async () => {
   const log = await Deno.readTextFile(join(dir, "out/chestx-ray14/skipped.log"));
   const [id, key, reason] = log.trimEnd().split("\t");
   assert.equal(id, "000005");
-  assert.equal(key, "00000006_000.png");
+  assert.equal(key, "00000006_000");
   assert.match(reason, /not an image|PNG|png/);
+});
+
+kitTest("summary counts every line of skipped.log", KIT_FILES, async () => {
+  const dir = await tempDir();
+  await writeDatasets(dir);
+  // A row whose file is missing is dropped while planning; 00000006_000 is unreadable.
+  await Deno.remove(join(dir, "nih/images/00000007_000.png"));
+  const lines: string[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => lines.push(args.join(" "));
+  let summary;
+  try {
+    [summary] = await runConfig(dir, { datasets: DATASETS }, { only: "chestx-ray14", quiet: false });
+  } finally {
+    console.error = original;
+  }
+  const log = (await Deno.readTextFile(join(dir, "out/chestx-ray14/skipped.log"))).trimEnd().split("\n");
+  assert.deepEqual(log.map((line) => line.split("\t").slice(0, 2)), [
+    ["-", "00000007_000"],
+    ["000005", "00000006_000"],
+  ]);
+  assert.equal(summary.skipped, 2);
+  assert.match(lines.at(-1)!, /chestx-ray14: 5 images indexed, 5 written in this run, 2 skipped \(listed in skipped\.log\)$/);
+});
+
+kitTest("failed metadata run leaves no folder and blocks no rerun", KIT_FILES, async () => {
+  const dir = await tempDir();
+  await writeDatasets(dir);
+  const wrong = { "chestx-ray14": { root: "nih", metadata: "Data_Entry_2017_v2020.csv" } };
+  await assert.rejects(runConfig(dir, { datasets: wrong }), /Data_Entry_2017_v2020\.csv: ChestX-ray14 metadata .* not found/);
+  assert.deepEqual([...Deno.readDirSync(dir)].map((entry) => entry.name).sort(), ["config.json", "nih", "rsna"]);
+
+  const [summary] = await runConfig(dir, { datasets: DATASETS }, { only: "chestx-ray14" });
+  assert.equal(summary.indexed, 6);
+});
+
+kitTest("other settings are accepted while no image was converted", KIT_FILES, async () => {
+  const dir = await tempDir();
+  await writeDatasets(dir);
+  await write(join(dir, "out/chestx-ray14/prepare.json"), '{"cheff": 1, "size": 32}\n');
+  const [summary] = await runConfig(dir, { datasets: DATASETS }, { only: "chestx-ray14" });
+  assert.equal(summary.written, 6);
+  assert.match(await Deno.readTextFile(join(dir, "out/chestx-ray14/prepare.json")), /"size": 64/);
 });
 
 kitTest("changed settings are rejected without --overwrite", KIT_FILES, async () => {

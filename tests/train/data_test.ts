@@ -93,3 +93,29 @@ Deno.test("exclusion list and report requirement filter entries", async () => {
     await Deno.remove(folder, { recursive: true });
   }
 });
+
+Deno.test("synthetic index entries give one warning", async () => {
+  const folder = await Deno.makeTempDir();
+  try {
+    const index = await writeTinyDataset(folder);
+    const entries = JSON.parse(await Deno.readTextFile(index));
+    entries["000001"].synthetic = true;
+    entries["000002"].synthetic = true;
+    await Deno.writeTextFile(index, JSON.stringify(entries));
+    const warnings: string[] = [];
+    const warn = (message: string) => warnings.push(message);
+    const data = await TrainingData.open({ index, size: 8, channels: 1, batchSize: 1, seed: 0, warn });
+    assert.equal(data.samples.length, 3, "synthetic entries are still used");
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.match(warnings[0], /index\.json: 2 of 3 images are synthetic \(PNG text cheff:synthetic=true\)/);
+    assert.ok(warnings[0].includes(join(folder, "00/000001.png")), warnings[0]);
+
+    const excluded = join(folder, "holdout.txt");
+    await Deno.writeTextFile(excluded, "00/000001.png\n00/000002.png\n");
+    warnings.length = 0;
+    await TrainingData.open({ index, size: 8, channels: 1, batchSize: 1, seed: 0, warn, exclude: excluded });
+    assert.deepEqual(warnings, [], "excluded entries are not counted");
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});

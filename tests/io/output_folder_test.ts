@@ -1,0 +1,49 @@
+/** Output folders that a failed run removes again: only the ones it created, and only while empty. */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { createOutputFolder, removeCreatedFolders } from "../../io/output_folder.ts";
+import { tempDir } from "./helpers.ts";
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("created nested folders are removed", async () => {
+  const dir = await tempDir();
+  const folder = await createOutputFolder(join(dir, "a/b/c"));
+  assert.ok(exists(join(dir, "a/b/c")));
+  await removeCreatedFolders(folder);
+  assert.ok(!exists(join(dir, "a")), "every folder the call created is gone");
+  assert.ok(exists(dir), "the folder that existed before is kept");
+});
+
+Deno.test("existing folder is never removed", async () => {
+  const dir = await tempDir();
+  await Deno.mkdir(join(dir, "out"));
+  const folder = await createOutputFolder(join(dir, "out"));
+  assert.deepEqual(folder.created, []);
+  await removeCreatedFolders(folder);
+  assert.ok(exists(join(dir, "out")));
+});
+
+Deno.test("created folder with a file is kept", async () => {
+  const dir = await tempDir();
+  const folder = await createOutputFolder(join(dir, "a/b"));
+  await Deno.writeTextFile(join(dir, "a/b/result.txt"), "done");
+  await removeCreatedFolders(folder);
+  assert.ok(exists(join(dir, "a/b/result.txt")));
+});
+
+Deno.test("created parent with another file is kept", async () => {
+  const dir = await tempDir();
+  const folder = await createOutputFolder(join(dir, "a/b"));
+  await Deno.writeTextFile(join(dir, "a/other.txt"), "written by someone else");
+  await removeCreatedFolders(folder);
+  assert.ok(!exists(join(dir, "a/b")), "the empty folder is removed");
+  assert.ok(exists(join(dir, "a/other.txt")), "its parent, no longer empty, is kept");
+});

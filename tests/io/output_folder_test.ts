@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createOutputFolder, removeCreatedFolders } from "../../io/output_folder.ts";
-import { tempDir } from "./helpers.ts";
+import { tempDir } from "../prepare/helpers.ts";
 
 function exists(path: string): boolean {
   try {

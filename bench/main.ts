@@ -79,7 +79,8 @@ export function addBench(name: string, bench: Bench): void {
 function format(result: BenchResult): string {
   const rate = result.gflop / result.seconds;
   const parts = [
-    `${result.name.padEnd(44)} ${result.seconds.toFixed(2).padStart(8)} s ${rate.toFixed(2).padStart(8)} GFLOP/s`,
+    `${result.name.padEnd(44)} ${result.seconds.toFixed(2).padStart(8)} s` +
+    (result.gflop > 0 ? ` ${rate.toFixed(2).padStart(8)} GFLOP/s` : ""),
   ];
   if (result.peakBytes !== undefined) parts.push(`peak ${(result.peakBytes / 2 ** 20).toFixed(0)} MiB`);
   if (result.pytorchSeconds !== undefined) {

@@ -7,11 +7,27 @@
 // conv2d_weight_grad:           dw[o, c, ky, kx] = Σ_{n, oy, ox} dy[n, o, oy, ox] · x[n, c, oy·SH − PT + ky, ox·SW − PL + kx]
 // conv_transpose2d_weight_grad: dw[c, o, ky, kx] = Σ_{n, iy, ix} x[n, c, iy, ix] · dy[n, o, iy·SH − PT + ky, ix·SW − PL + kx]
 // x is [N, C, H, W], dy is [N, O, OH, OW].
+//
+// These two run one long serial sum per weight element, which leaves lavapipe's SIMD
+// lanes short of work; kernels/grad/conv.ts uses them only for shapes the matrix-product
+// path below cannot take. That path writes both operands of the weight gradient as
+// matrices with the summed (image, position) index along their rows, and the matmul
+// kernel multiplies them:
+//
+// columns: fills `dw` (here a workspace of A_rows + B_rows rows of K values) for images
+// n0 … n0 + count − 1, with k = (n − n0)·G + g over the G = GH·GW positions of a grid:
+//   conv2d (transposed = 0):  grid OH × OW, A = dy[n, o, g] (O rows),
+//                             B[(c, ky, kx), k] = x[n, c, gy·SH − PT + ky, gx·SW − PL + kx]
+//   convTranspose2d (1):      grid H × W, A = x[n, c, g] (C rows),
+//                             B[(o, ky, kx), k] = dy[n, o, gy·SH − PT + ky, gx·SW − PL + kx]
+// B is zero outside the source image, and both are zero for k ≥ count·G (padding K to the
+// multiple of 4 that the vec4 matmul needs). Then dw = A Bᵀ has the weight's layout.
 
 struct Params {
   N: u32, C: u32, H: u32, W: u32,
   O: u32, OH: u32, OW: u32,
   KH: u32, KW: u32, SH: u32, SW: u32, PT: u32, PL: u32,
+  K: u32, n0: u32, count: u32, transposed: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -71,4 +87,61 @@ fn conv_transpose2d_weight_grad(@builtin(global_invocation_id) gid: vec3<u32>, @
     }
   }
   dw[i] = sum;
+}
+
+// One invocation per workspace row and grid row (GW consecutive k), plus one per
+// workspace row for the zero tail, so the integer divisions (scalar on lavapipe) run
+// once per grid row instead of once per element.
+@compute @workgroup_size(64)
+fn columns(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = index(gid, groups);
+  let t = p.transposed != 0u;
+  let a_rows = select(p.O, p.C, t);
+  let source_channels = select(p.C, p.O, t);
+  let taps = p.KH * p.KW;
+  // Grid of summed positions, and the image B reads from.
+  let GH = select(p.OH, p.H, t);
+  let GW = select(p.OW, p.W, t);
+  let SRC_H = select(p.H, p.OH, t);
+  let SRC_W = select(p.W, p.OW, t);
+  let G = GH * GW;
+  let units = p.count * GH + 1u;
+  if (i >= (a_rows + source_channels * taps) * units) { return; }
+  let row = i / units;
+  let u = i % units;
+  let out = row * p.K;
+  if (u == p.count * GH) {
+    for (var k = p.count * G; k < p.K; k++) { dw[out + k] = 0.0; }
+    return;
+  }
+  let n = p.n0 + u / GH;
+  let gy = u % GH;
+  let first = out + u * GW;
+  if (row < a_rows) {
+    let at = (n * a_rows + row) * G + gy * GW;
+    if (t) {
+      for (var gx = 0u; gx < GW; gx++) { dw[first + gx] = x[at + gx]; }
+    } else {
+      for (var gx = 0u; gx < GW; gx++) { dw[first + gx] = dy[at + gx]; }
+    }
+    return;
+  }
+  let r = row - a_rows;
+  let s = r / taps;
+  let ky = (r % taps) / p.KW;
+  let kx = r % p.KW;
+  let iy = i32(gy * p.SH + ky) - i32(p.PT);
+  if (iy < 0 || iy >= i32(SRC_H)) {
+    for (var gx = 0u; gx < GW; gx++) { dw[first + gx] = 0.0; }
+    return;
+  }
+  let src = ((n * source_channels + s) * SRC_H + u32(iy)) * SRC_W;
+  for (var gx = 0u; gx < GW; gx++) {
+    let ix = i32(gx * p.SW + kx) - i32(p.PL);
+    let inside = ix >= 0 && ix < i32(SRC_W);
+    let at = src + u32(clamp(ix, 0, i32(SRC_W) - 1));
+    var v = 0.0;
+    if (t) { v = dy[at]; } else { v = x[at]; }
+    dw[first + gx] = select(0.0, v, inside);
+  }
 }

@@ -157,7 +157,11 @@ export async function writeImageOutputs(stream: Stream, out: string | undefined,
   const text = provenanceText(stream);
   const seed = Number(text["cheff:seed"]);
   const reports = stream.history.flatMap((h) => (Array.isArray(h.reports) ? [h.reports as string[]] : [])).at(-1);
-  const reportOf = (i: number) => (reports && reports.length > 0 ? reports[reports.length === 1 ? 0 : i] : undefined);
+  // One report applies to every image; otherwise image i has report i.
+  const reportOf = (i: number): string | undefined => {
+    if (!reports || reports.length === 0) return undefined;
+    return reports.length === 1 ? reports[0] : reports[i];
+  };
   for (const [i, image] of images.entries()) {
     const bytes = options.format === "dicom"
       ? encodeSecondaryCapture(image, {

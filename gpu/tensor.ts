@@ -119,6 +119,28 @@ export class Tensor {
     return new Float32Array(bytes.buffer, bytes.byteOffset, this.size);
   }
 
+  /** Copies the values of several tensors to the host, GPU tensors in one read-back (see Gpu.readMany). */
+  static async readAll(tensors: Tensor[]): Promise<Float32Array[]> {
+    const out: Float32Array[] = tensors.map((t) => {
+      t.assertLive();
+      return t.gpu ? new Float32Array(0) : t.data.slice();
+    });
+    const onGpu = tensors.map((t, i) => [t, i] as const).filter(([t]) => t.gpu);
+    const byDevice = new Map<Gpu, (readonly [Tensor, number])[]>();
+    for (const entry of onGpu) {
+      const list = byDevice.get(entry[0].gpu!) ?? [];
+      list.push(entry);
+      byDevice.set(entry[0].gpu!, list);
+    }
+    for (const [gpu, entries] of byDevice) {
+      const bytes = await gpu.readMany(entries.map(([t]) => ({ buffer: t.buffer, offset: 0, size: t.size * 4 })));
+      entries.forEach(([t, i], k) => {
+        out[i] = new Float32Array(bytes[k].buffer, bytes[k].byteOffset, t.size);
+      });
+    }
+    return out;
+  }
+
   /** Returns the memory to the pool once no view uses it. Releasing twice is an error. */
   release(): void {
     this.assertLive();

@@ -6,7 +6,7 @@
  * buffers by upload). The forms kernels derived from the old values (a
  * transposed weight, a weight slice) are dropped.
  */
-import type { Tensor } from "../gpu/tensor.ts";
+import { Tensor } from "../gpu/tensor.ts";
 import { CheffError } from "../io/errors.ts";
 
 const f32 = Math.fround;
@@ -33,7 +33,13 @@ export class ParameterStore {
   /** Reads the current values of `tensors` (by name) into host copies. */
   static async from(tensors: Map<string, Tensor>): Promise<ParameterStore> {
     const store = new ParameterStore(tensors);
-    for (const [name, t] of tensors) store.values.set(name, t.isGpu ? await t.read() : t.data);
+    const names = [...tensors.keys()];
+    const values = await Tensor.readAll([...tensors.values()]);
+    names.forEach((name, i) => {
+      const t = tensors.get(name)!;
+      // Host tensors share their array with the store, so the optimizer updates them in place.
+      store.values.set(name, t.isGpu ? values[i] : t.data);
+    });
     return store;
   }
 

@@ -12,6 +12,7 @@
  */
 import { join } from "node:path";
 import type { Gpu } from "../gpu/device.ts";
+import { Tensor } from "../gpu/tensor.ts";
 import { CheffError } from "../io/errors.ts";
 import { createOutputFolder, type CreatedFolder, removeCreatedFolders } from "../io/output_folder.ts";
 import { Tape } from "./autograd.ts";
@@ -121,8 +122,9 @@ export async function runTraining(
 
     createdOutput = await createOutputFolder(settings.output);
     const logPath = join(settings.output, LOG_FILE);
-    const started = performance.now();
-    const firstStep = step;
+    // The rate counts from the end of this call's first step, which also compiles every kernel.
+    let started = performance.now();
+    let firstStep = step;
     let stepsThisCall = 0;
 
     const save = async () => {
@@ -149,13 +151,16 @@ export async function runTraining(
       const outcome = await setup.step(tape, batch, step);
 
       // PyTorch leaves a parameter that no gradient reached untouched (its grad is None); so does Adam.apply.
-      const grads = new Map<string, Float32Array>();
-      for (const [name, t] of setup.trainable) {
+      const reached = [...setup.trainable].flatMap(([name, t]) => {
         const g = outcome.grads.get(t);
-        if (!g) continue;
-        grads.set(name, g.isGpu ? await g.read() : Float32Array.from(g.data));
+        return g ? [[name, g] as const] : [];
+      });
+      const values = await Tensor.readAll(reached.map(([, g]) => g));
+      const grads = new Map<string, Float32Array>();
+      reached.forEach(([name, g], i) => {
+        grads.set(name, values[i]);
         g.release();
-      }
+      });
       outcome.grads.release();
       tape.release();
       if (!Number.isFinite(outcome.loss)) {
@@ -174,8 +179,12 @@ export async function runTraining(
       stepsThisCall++;
       position += settings.batchSize;
 
-      const seconds = (performance.now() - started) / 1000;
-      const perStep = seconds / (step - firstStep);
+      const now = performance.now();
+      const perStep = (now - started) / 1000 / (step - firstStep);
+      if (stepsThisCall === 1) {
+        started = now;
+        firstStep = step;
+      }
       const report: StepReport = {
         step,
         steps: settings.steps,

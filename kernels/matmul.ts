@@ -10,7 +10,7 @@
  */
 import type { Gpu, ParamLayout } from "../gpu/device.ts";
 import { shapeString, Tensor } from "../gpu/tensor.ts";
-import { wgsl } from "./wgsl_source.ts";
+import { matmulSource } from "./matmul_source.ts";
 
 export interface MatmulOptions {
   /** a is [B, K, M] (or [K, M]) instead of [B, M, K]. */
@@ -213,7 +213,7 @@ export function dispatchMatmul(
   const constants = layout ? { SOFTMAX_A: softmaxStats ? 1 : 0 } : undefined;
   gpu.dispatch(
     `matmul.${entry}`,
-    gpu.pipeline("matmul", wgsl("matmul"), entry, constants),
+    gpu.pipeline("matmul", matmulSource(), entry, constants),
     LAYOUT,
     {
       m: p.m, n: p.n, k: p.k, batch: p.batch,

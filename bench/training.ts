@@ -1,8 +1,8 @@
 /**
  * Training throughput of the built-in model's stages: a few steps of each
  * built-in training pipeline (fresh weights, batch as configured) on copies of
- * a bundled 64 px radiograph, reported in images per second. The first step
- * (shader compilation) is not counted.
+ * a bundled 64 px radiograph (resized to the pipeline's image size), reported
+ * in images per second. The first step (shader compilation) is not counted.
  */
 import { join } from "node:path";
 import { getGpu } from "../gpu/device.ts";
@@ -57,5 +57,9 @@ async function trainingThroughput(pipeline: string, name: string): Promise<Bench
 
 export const benches = {
   "train-ae": () => trainingThroughput("pipelines/builtin/autoencoder.json", "built-in autoencoder training step, 64 px"),
+  "train-ae-finetune": () =>
+    trainingThroughput("pipelines/builtin/autoencoder-finetune.json", "built-in autoencoder fine-tuning step, 64 px"),
   "train-ldm": () => trainingThroughput("pipelines/builtin/ldm-uncond.json", "built-in latent U-Net training step, 16×16"),
+  "train-sr": () =>
+    trainingThroughput("pipelines/builtin/sr.json", "built-in super-resolution training step, 64 px crops of 256 px"),
 };

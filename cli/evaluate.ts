@@ -30,6 +30,8 @@ import { autoencoderFor, autoencoderPlugin } from "../plugins/autoencoder.ts";
 import type { RunContext } from "../plugins/context.ts";
 import { superResolutionPlugin } from "../plugins/super_resolution.ts";
 import { downsamplingFactor } from "../stages/autoencoder/config.ts";
+import { Tensor } from "../gpu/tensor.ts";
+import { resizeBicubic } from "../kernels/resize.ts";
 import { autoencoderFeatureSpace, type FeatureSpace, inceptionFeatureSpace } from "../stages/features.ts";
 import { loadInception } from "../stages/inception/load.ts";
 import { findSyntheticImages, syntheticWarning } from "../prepare/synthetic.ts";
@@ -537,7 +539,7 @@ function imageStream(image: EvaluatedImage, channels: number): Stream {
 }
 
 /** The stages `reconstruct` measures, in the order of the table. */
-export type ReconstructionStage = "autoencoder" | "superResolution" | "chain";
+export type ReconstructionStage = "autoencoder" | "superResolution" | "bicubic" | "chain";
 
 export interface ReconstructionOptions {
   /** Autoencoder model file and optional `--config`. */
@@ -587,9 +589,9 @@ export async function evaluateReconstruction(
   const srSize = options.superResolution ? options.srSize ?? 4 * size : null;
   const models: Record<string, string> = { autoencoder: sha256 };
 
-  const pairs: Record<ReconstructionStage, ImagePair[]> = { autoencoder: [], superResolution: [], chain: [] };
+  const pairs: Record<ReconstructionStage, ImagePair[]> = { autoencoder: [], superResolution: [], bicubic: [], chain: [] };
   let upscaledReferences = 0;
-  const outputs: Record<ReconstructionStage, Stream[]> = { autoencoder: [], superResolution: [], chain: [] };
+  const outputs: Record<ReconstructionStage, Stream[]> = { autoencoder: [], superResolution: [], bicubic: [], chain: [] };
   for (const [index, entry] of entries.entries()) {
     const image = await loadImage(entry.path);
     const real = resizeShortSideAndCenterCrop(image, size);
@@ -605,11 +607,14 @@ export async function evaluateReconstruction(
       const settings = { ...options.superResolution, size: srSize, firstIndex: index };
       const upscaled = await superResolutionPlugin.run("upscale", imageStream(real, 1), settings, context);
       pairs.superResolution.push({ name: entry.name, real: realHigh, fake: decodedToGray(upscaled.tensor.shape, upscaled.tensor.data) });
+      const bicubic = bicubicStream(real, srSize);
+      pairs.bicubic.push({ name: entry.name, real: realHigh, fake: decodedToGray(bicubic.tensor.shape, bicubic.tensor.data) });
       const chained = await superResolutionPlugin.run("upscale", imageStream(reconstruction, 1), settings, context);
       pairs.chain.push({ name: entry.name, real: realHigh, fake: decodedToGray(chained.tensor.shape, chained.tensor.data) });
       models["super-resolution"] = upscaled.models["super-resolution"];
       if (options.keepOutputs) {
         outputs.superResolution.push(upscaled);
+        outputs.bicubic.push(bicubic);
         outputs.chain.push(chained);
       }
     }
@@ -621,6 +626,7 @@ export async function evaluateReconstruction(
   };
   if (options.superResolution) {
     stages.superResolution = await evaluatePairs(pairs.superResolution);
+    stages.bicubic = await evaluatePairs(pairs.bicubic);
     stages.chain = await evaluatePairs(pairs.chain);
   }
   const report: ReconstructionReport = { size, srSize, models, stages, upscaledReferences };
@@ -631,6 +637,16 @@ export async function evaluateReconstruction(
     }
   }
   return report;
+}
+
+/** Upscales a gray image in [0, 1] to `side` px with PyTorch-compatible bicubic interpolation, as a [-1, 1] image stream. */
+function bicubicStream(image: EvaluatedImage, side: number): Stream {
+  const low = Tensor.host([1, 1, image.height, image.width], Float32Array.from(image.data, (v) => 2 * v - 1));
+  const high = resizeBicubic(low, side, side);
+  return continueStream(undefined, "image", { shape: [...high.shape], data: high.data }, {
+    command: "evaluate",
+    stage: "bicubic",
+  }, { synthetic: true });
 }
 
 /** Joins one-image streams [1, C, H, W] into one image stream [N, C, H, W] with a single history entry. */
@@ -648,6 +664,7 @@ function joinStreams(streams: Stream[], step: HistoryEntry, models: Record<strin
 const STAGE_LABELS: Record<ReconstructionStage, string> = {
   autoencoder: "autoencoder",
   superResolution: "super-resolution",
+  bicubic: "bicubic upsampling (baseline)",
   chain: "chain (autoencoder + SR)",
 };
 
@@ -656,6 +673,8 @@ const RECONSTRUCT_HELP = `cheff evaluate reconstruct IMAGES --autoencoder AE [op
 Measures reconstruction quality, as in the Cheff paper's reconstruction table:
   autoencoder        each image at --size px, encoded (posterior mean) and decoded
   super-resolution   with --sr: the real --size px image upscaled to --sr-size px
+  bicubic            with --sr: the real --size px image upscaled by bicubic interpolation
+                     (PyTorch's, as the SR model's conditioning is made): the baseline
   chain              with --sr: the autoencoder's reconstruction upscaled to --sr-size px
 Each output is compared with the real image at the same size: MSE and PSNR (peak 1,
 in dB, averaged per image) on gray values in [0, 1], SSIM (11×11 Gaussian window,
@@ -680,8 +699,8 @@ Options:
   --seed N             seed of the SR noise (default 0; image i uses seed + i)
   --limit N            evaluate only the first N images (in name order)
   --save-outputs DIR   write each stage's outputs as an image stream (values in [-1, 1],
-                       unclamped, images in name order): DIR/autoencoder.safetensors, and
-                       with --sr DIR/super-resolution.safetensors and DIR/chain.safetensors
+                       unclamped, images in name order): DIR/autoencoder.safetensors, and with
+                       --sr DIR/super-resolution.safetensors, bicubic.safetensors and chain.safetensors
   --json FILE          also write per-image values, summaries and the paper's values as JSON ("-": stdout)
   --plot FILE.svg      write histograms of one per-image metric, one panel per stage
   --plot-metric NAME   the metric --plot shows: psnr (default), ssim, ms-ssim or mse
@@ -756,6 +775,7 @@ async function runReconstruct(args: string[]): Promise<void> {
     const fileNames: Record<ReconstructionStage, string> = {
       autoencoder: "autoencoder.safetensors",
       superResolution: "super-resolution.safetensors",
+      bicubic: "bicubic.safetensors",
       chain: "chain.safetensors",
     };
     for (const [stage, stream] of Object.entries(report.outputs ?? {}) as [ReconstructionStage, Stream][]) {
@@ -776,7 +796,7 @@ async function runReconstruct(args: string[]): Promise<void> {
     rows.push([`cheff: ${STAGE_LABELS[stage]}`, `${side} px`, s.mse.count, s.mse.mean, s.psnr.mean, s.ssim.mean, s.msSsim.count > 0 ? s.msSsim.mean : null]);
   }
   for (const stage of stageNames) {
-    for (const row of PAPER_RECONSTRUCTION[stage]) {
+    for (const row of stage === "bicubic" ? [] : PAPER_RECONSTRUCTION[stage]) {
       rows.push([`paper: ${row.model}`, stage === "autoencoder" ? "256 px" : "1024 px", null, row.mse, row.psnr, row.ssim, null]);
     }
   }
@@ -798,7 +818,9 @@ async function runReconstruct(args: string[]): Promise<void> {
     paper: {
       source: "Weber et al., Cascaded Latent Diffusion Models for High-Resolution Chest X-ray Synthesis, PAKDD 2023",
       note: "values for the released Cheff models on the paper's test set, for comparison only",
-      ...Object.fromEntries(stageNames.map((stage) => [stage, PAPER_RECONSTRUCTION[stage]])),
+      ...Object.fromEntries(
+        stageNames.filter((stage) => stage !== "bicubic").map((stage) => [stage, PAPER_RECONSTRUCTION[stage]]),
+      ),
     },
   };
   await writeOutputs(outputs, table, json, () =>

@@ -37,6 +37,11 @@ export interface TrainSettings {
   imageSize: number;
   /** Super-resolution: the side of the low-resolution input. */
   lowResSize: number;
+  /**
+   * Super-resolution: train on square crops of this side, cut at random from the
+   * high-resolution image and its upsampled conditioning (undefined: whole images).
+   */
+  cropSize?: number;
   batchSize: number;
   steps: number;
   lr: number;
@@ -74,6 +79,7 @@ const FIELDS = new Set([
   "exclude",
   "image_size",
   "low_res_size",
+  "crop_size",
   "batch_size",
   "steps",
   "lr",
@@ -217,6 +223,8 @@ export function parseTrainPipeline(
     exclude: exclude === undefined ? undefined : resolvePath(exclude),
     imageSize: integer("image_size", undefined, 1),
     lowResSize: recipe === "super-resolution" ? integer("low_res_size", undefined, 1) : 0,
+    // Absent unless set, so the hash of runs made before crops existed is unchanged.
+    cropSize: t.crop_size === undefined ? undefined : integer("crop_size", undefined, 1),
     batchSize: integer("batch_size", undefined, 1),
     steps: integer("steps", undefined, 1),
     lr: number("lr", undefined, positive, "a positive number"),
@@ -235,6 +243,12 @@ export function parseTrainPipeline(
     output: overrides.output ? resolve(output!) : resolvePath(output!),
     hash: "",
   } as TrainSettings;
+  if (settings.cropSize !== undefined) {
+    if (recipe !== "super-resolution") fail("$.train.crop_size", "only the super-resolution recipe trains on crops");
+    if (settings.cropSize > settings.imageSize) {
+      fail("$.train.crop_size", `expected at most image_size (${settings.imageSize}), got ${settings.cropSize}`);
+    }
+  }
   // Paths stay out of the hash, so a run folder or dataset that moved still resumes.
   const {
     model: _model,

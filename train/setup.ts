@@ -360,7 +360,13 @@ async function superResolutionSetup(gpu: Gpu | undefined, settings: TrainSetting
   const schedule = srCosineSchedule(config.schedule);
   const raw = await rawConfig(settings, configSource);
   const trainable = tensorsOf(weights, "");
-  const { imageSize, lowResSize } = settings;
+  const { imageSize, lowResSize, cropSize } = settings;
+  const factor = 2 ** (config.dimMults.length - 1);
+  if (cropSize !== undefined && cropSize % factor !== 0) {
+    throw new CheffError(
+      `$.train.crop_size: the network halves the image ${config.dimMults.length - 1} times, so a crop side must be a multiple of ${factor}; got ${cropSize}, set crop_size to a multiple of ${factor}`,
+    );
+  }
   return {
     trainable,
     emaNames: settings.ema ? [...trainable.keys()] : [],
@@ -381,8 +387,9 @@ async function superResolutionSetup(gpu: Gpu | undefined, settings: TrainSetting
         settings.seed,
         step,
         imageIndices(batch),
-        imageSize * imageSize,
+        (cropSize ?? imageSize) ** 2,
         schedule.timesteps,
+        cropSize === undefined ? undefined : { size: cropSize, side: imageSize },
       );
       const result = await superResolutionStep(
         tape,

@@ -41,6 +41,8 @@ export const STREAM = {
   trainingEps: 4,
   /** A training step's timestep. */
   timestep: 5,
+  /** A training step's crop position (super-resolution on crops). */
+  trainingCrop: 6,
 } as const;
 
 /** The stage ids of the counter's fourth word. */

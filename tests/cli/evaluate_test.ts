@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { getGpu } from "../../gpu/device.ts";
 import { Tensor } from "../../gpu/tensor.ts";
+import { resizeBicubic } from "../../kernels/resize.ts";
 import { encodePng } from "../../io/image/write.ts";
 import { imageToModelInput, loadImage } from "../../io/image/load.ts";
 import { resizeShortSideAndCenterCrop } from "../../io/image/resize.ts";
@@ -129,7 +130,7 @@ Deno.test("evaluate reconstruct matches a plain loop over the decoded outputs", 
   }
 });
 
-kitTest("evaluate reconstruct adds super-resolution and chain rows", [SR, SR_IO], async () => {
+kitTest("evaluate reconstruct adds super-resolution, bicubic and chain rows", [SR, SR_IO], async () => {
   const root = await Deno.makeTempDir({ prefix: "cheff-evaluate-sr-" });
   try {
     const images = await folderOf(root, "images", { "a.png": RADIOGRAPH });
@@ -168,7 +169,8 @@ kitTest("evaluate reconstruct adds super-resolution and chain rows", [SR, SR_IO]
     );
     const report = JSON.parse(await Deno.readTextFile(jsonPath));
     assert.equal(report.srSize, 64);
-    assert.deepEqual(Object.keys(report.stages), ["autoencoder", "superResolution", "chain"]);
+    assert.match(result.stdoutText, /cheff: bicubic upsampling \(baseline\)\s+64 px\s+1\s/);
+    assert.deepEqual(Object.keys(report.stages), ["autoencoder", "superResolution", "bicubic", "chain"]);
     assert.match(report.models["super-resolution"], /^[0-9a-f]{64}$/);
 
     // The SR row against the upscale plugin run directly on the real 16 px image.
@@ -187,6 +189,15 @@ kitTest("evaluate reconstruct adds super-resolution and chain rows", [SR, SR_IO]
     const row = report.stages.superResolution.images[0];
     assert.equal(row.mse, squares / real.length);
     assert.equal(row.ssim, ssim(real, fake, { width: 64, height: 64 }));
+
+    // The bicubic row: the 16 px image upscaled by the PyTorch-compatible host bicubic (checked against the kit elsewhere), clamped.
+    const bicubic = resizeBicubic(Tensor.host([1, 1, 16, 16], low), 64, 64).data
+      .map((v) => Math.min(1, Math.max(0, (v + 1) / 2)));
+    let bicubicSquares = 0;
+    for (let i = 0; i < real.length; i++) bicubicSquares += (real[i] - bicubic[i]) ** 2;
+    const bicubicRow = report.stages.bicubic.images[0];
+    assert.ok(Math.abs(bicubicRow.mse - bicubicSquares / real.length) < 1e-9, `bicubic mse ${bicubicRow.mse}`);
+    assert.ok(bicubicRow.mse < 0.01, "bicubic upsampling of a radiograph stays close to it");
   } finally {
     await Deno.remove(root, { recursive: true });
   }

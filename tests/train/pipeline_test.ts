@@ -72,3 +72,16 @@ Deno.test("settings hash ignores paths but not settings", () => {
   assert.equal(moved.hash, a.hash);
   assert.notEqual(changed.hash, a.hash);
 });
+
+Deno.test("crop_size is for super-resolution only and fits the image", () => {
+  const sr = { ...BASE.train, recipe: "super-resolution", low_res_size: 16 };
+  rejects({ ...BASE, train: { ...BASE.train, crop_size: 32 } }, /\$\.train\.crop_size: only the super-resolution/);
+  rejects({ ...BASE, train: { ...sr, crop_size: 128 } }, /\$\.train\.crop_size: expected at most image_size \(64\)/);
+  rejects({ ...BASE, train: { ...sr, crop_size: 0 } }, /\$\.train\.crop_size: expected an integer ≥ 1/);
+  const settings = parseTrainPipeline({ ...BASE, train: { ...sr, crop_size: 32 } }, "/p/pipe.json");
+  assert.equal(settings.cropSize, 32);
+  // Without crop_size the hash is the one runs made before crops existed carry.
+  const whole = parseTrainPipeline({ ...BASE, train: sr }, "/p/pipe.json");
+  assert.equal(whole.cropSize, undefined);
+  assert.notEqual(whole.hash, settings.hash);
+});

@@ -269,16 +269,7 @@ export class Gpu {
 
   /** Copies `size` bytes of `buffer` from `offset` back to the host. */
   async read(buffer: GPUBuffer, offset: number, size: number): Promise<Uint8Array> {
-    const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    this.flush();
-    const encoder = this.device.createCommandEncoder();
-    encoder.copyBufferToBuffer(buffer, offset, staging, 0, size);
-    this.device.queue.submit([encoder.finish()]);
-    await staging.mapAsync(GPUMapMode.READ);
-    const bytes = new Uint8Array(staging.getMappedRange().slice(0));
-    staging.unmap();
-    staging.destroy();
-    await this.checkErrors();
+    const [bytes] = await this.readMany([{ buffer, offset, size }]);
     return bytes;
   }
 

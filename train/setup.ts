@@ -35,6 +35,7 @@ import type { TrainSettings } from "./pipeline.ts";
 import { autoencoderStep, drawPosteriorNoise } from "./recipes/autoencoder.ts";
 import { drawLatentNoise, latentDiffusionStep } from "./recipes/latent.ts";
 import { drawSuperResolutionNoise, superResolutionStep } from "./recipes/superres.ts";
+import { PosteriorCache } from "./posterior_cache.ts";
 import type { ModelTensor } from "./state.ts";
 
 export interface StepOutcome {
@@ -283,6 +284,7 @@ async function latentSetup(gpu: Gpu | undefined, settings: TrainSettings): Promi
   const firstStage = await hostValues(tensorsOf(autoencoder.weights, ""), AUTOENCODER_PREFIX);
   const raw = await rawConfig(settings, configSource);
   const maxLength = ldm.textEncoder?.maxSeqLen ?? 0;
+  const posteriors = settings.flip ? undefined : new PosteriorCache(gpu, autoencoder);
 
   return {
     trainable,
@@ -303,10 +305,12 @@ async function latentSetup(gpu: Gpu | undefined, settings: TrainSettings): Promi
           reports.set(tokenize(sample.report ?? "", { length: maxLength }).ids, i * maxLength);
         }
       }
+      // Without flips an image always gives the same posterior, so it is encoded once per run.
+      const encoder = posteriors ? await posteriors.encoderFor(batch) : autoencoder;
       const result = await latentDiffusionStep(
         tape,
         {
-          autoencoder,
+          autoencoder: encoder,
           unet,
           textEncoder,
           scaleFactor: ldm.scaleFactor,

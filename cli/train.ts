@@ -84,10 +84,9 @@ Examples:
         const images = report.imagesPerSecond >= 1
           ? `${report.imagesPerSecond.toFixed(2)} images/s`
           : `${(1 / report.imagesPerSecond).toFixed(1)} s/image`;
-        progress?.update(
-          report.step - firstStep,
-          `step ${report.step}/${report.steps}, loss ${report.loss.toPrecision(5)}, ${images}`,
-        );
+        // The bar counts this call's steps; the run's own count follows when the two differ.
+        const runStep = firstStep > 0 || stopAfter !== undefined ? `run step ${report.step}/${report.steps}, ` : "";
+        progress?.update(report.step - firstStep, `${runStep}loss ${report.loss.toPrecision(5)}, ${images}`);
       },
     });
     note(`stopped at step ${result.step} of ${settings.steps}; model in ${settings.output}/${MODEL_FILE}`);

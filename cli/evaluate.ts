@@ -546,6 +546,8 @@ export interface ReconstructionOptions {
   autoencoder: { model: string; config?: string };
   /** Super-resolution model and sampling settings (the `upscale` plugin's); omit to measure the autoencoder only. */
   superResolution?: Record<string, unknown> & { model: string };
+  /** Whether to measure the chain (SR of each reconstruction) too; default true. */
+  chain?: boolean;
   /** Side of the autoencoder's input; default the model's `resolution`. */
   size?: number;
   /** Side of the super-resolved output; default 4 × size. */
@@ -609,13 +611,15 @@ export async function evaluateReconstruction(
       pairs.superResolution.push({ name: entry.name, real: realHigh, fake: decodedToGray(upscaled.tensor.shape, upscaled.tensor.data) });
       const bicubic = bicubicStream(real, srSize);
       pairs.bicubic.push({ name: entry.name, real: realHigh, fake: decodedToGray(bicubic.tensor.shape, bicubic.tensor.data) });
-      const chained = await superResolutionPlugin.run("upscale", imageStream(reconstruction, 1), settings, context);
-      pairs.chain.push({ name: entry.name, real: realHigh, fake: decodedToGray(chained.tensor.shape, chained.tensor.data) });
       models["super-resolution"] = upscaled.models["super-resolution"];
       if (options.keepOutputs) {
         outputs.superResolution.push(upscaled);
         outputs.bicubic.push(bicubic);
-        outputs.chain.push(chained);
+      }
+      if (options.chain !== false) {
+        const chained = await superResolutionPlugin.run("upscale", imageStream(reconstruction, 1), settings, context);
+        pairs.chain.push({ name: entry.name, real: realHigh, fake: decodedToGray(chained.tensor.shape, chained.tensor.data) });
+        if (options.keepOutputs) outputs.chain.push(chained);
       }
     }
     options.onProgress?.(index + 1, entries.length, entry.name);
@@ -627,7 +631,7 @@ export async function evaluateReconstruction(
   if (options.superResolution) {
     stages.superResolution = await evaluatePairs(pairs.superResolution);
     stages.bicubic = await evaluatePairs(pairs.bicubic);
-    stages.chain = await evaluatePairs(pairs.chain);
+    if (options.chain !== false) stages.chain = await evaluatePairs(pairs.chain);
   }
   const report: ReconstructionReport = { size, srSize, models, stages, upscaledReferences };
   if (options.keepOutputs) {
@@ -696,6 +700,7 @@ Options:
   --sr-size N          side of the SR output in px (default 4 × --size)
   --sr-sampler NAME    ddim (default) or ddpm
   --sr-steps N         DDIM steps (default 100)
+  --no-chain           skip the chain row, which runs SR a second time per image
   --seed N             seed of the SR noise (default 0; image i uses seed + i)
   --limit N            evaluate only the first N images (in name order)
   --save-outputs DIR   write each stage's outputs as an image stream (values in [-1, 1],
@@ -721,6 +726,7 @@ async function runReconstruct(args: string[]): Promise<void> {
     "sr-size": { type: "string" },
     "sr-sampler": { type: "string" },
     "sr-steps": { type: "string" },
+    "no-chain": { type: "boolean" },
     seed: { type: "string" },
     limit: { type: "string" },
     "save-outputs": { type: "string" },
@@ -744,6 +750,9 @@ async function runReconstruct(args: string[]): Promise<void> {
       throw new CheffError(`evaluate reconstruct: --${name} needs --sr FILE`);
     }
   }
+  if (sr === undefined && parsed.values["no-chain"]) {
+    throw new CheffError("evaluate reconstruct: --no-chain needs --sr FILE");
+  }
   const srSize = stringOption(parsed, "sr-size") === undefined ? undefined : intOption(parsed, "sr-size", 0, 8);
   const superResolution = sr === undefined ? undefined : {
     model: sr,
@@ -763,6 +772,7 @@ async function runReconstruct(args: string[]): Promise<void> {
   const report = await evaluateReconstruction(entries, {
     autoencoder: { model: autoencoder, config: stringOption(parsed, "config") },
     superResolution,
+    chain: parsed.values["no-chain"] !== true,
     size,
     srSize,
     keepOutputs: saveOutputs !== undefined,

@@ -198,6 +198,16 @@ kitTest("evaluate reconstruct adds super-resolution, bicubic and chain rows", [S
     const bicubicRow = report.stages.bicubic.images[0];
     assert.ok(Math.abs(bicubicRow.mse - bicubicSquares / real.length) < 1e-9, `bicubic mse ${bicubicRow.mse}`);
     assert.ok(bicubicRow.mse < 0.01, "bicubic upsampling of a radiograph stays close to it");
+
+    // --no-chain leaves out the chain row and keeps the others.
+    const withoutChain = await evaluate([
+      "reconstruct", images, "--autoencoder", TEST_WEIGHTS, "--size", "16", "--sr", SR, "--sr-config", srConfig,
+      "--sr-steps", "1", "--seed", "5", "--no-chain", "--json", "-",
+    ]);
+    assert.equal(withoutChain.code, 0, withoutChain.stderr);
+    const partial = JSON.parse(withoutChain.stdoutText.slice(withoutChain.stdoutText.indexOf("{")));
+    assert.deepEqual(Object.keys(partial.stages), ["autoencoder", "superResolution", "bicubic"]);
+    assert.equal(partial.stages.superResolution.images[0].mse, row.mse);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
@@ -353,6 +363,7 @@ Deno.test("evaluate rejects bad input with one line", async () => {
         ["reconstruct", images, "--autoencoder", TEST_WEIGHTS, "--sr-steps", "2"],
         /--sr-steps needs --sr FILE/,
       ],
+      [["reconstruct", images, "--autoencoder", TEST_WEIGHTS, "--no-chain"], /--no-chain needs --sr FILE/],
       [
         ["reconstruct", join(root, "nowhere"), "--autoencoder", TEST_WEIGHTS],
         /nowhere: folder or index file not found/,

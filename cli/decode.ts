@@ -7,7 +7,8 @@ import { autoencoderFor, autoencoderPlugin } from "../plugins/autoencoder.ts";
 import { downsamplingFactor } from "../stages/autoencoder/config.ts";
 import { invertMask, type Mask, pasteKept, readMaskFile, toImageMask } from "../stages/latent/mask.ts";
 import { choiceOption, type Command, COMMON_HELP, parseOptions, stringOption } from "./command.ts";
-import { readImageInputs, writeImageOutputs } from "./images.ts";
+import { warn } from "./common.ts";
+import { checkImageOutputs, readImageInputs, writeImageOutputs } from "./images.ts";
 import { cliContext } from "./run_context.ts";
 
 export const decodeCommand: Command = {
@@ -90,6 +91,8 @@ Examples:
         throw new CheffError("decode --paste: the latent was inpainted without --invert-mask; drop --invert-mask here");
       }
     }
+    const output = { bits, format, overwrite: parsed.values.overwrite === true };
+    checkImageOutputs(latent, stringOption(parsed, "out"), output);
     const context = await cliContext();
     const settings = { model, config: stringOption(parsed, "config") };
     // Read the original and the mask before decoding, so a bad file fails fast.
@@ -97,13 +100,19 @@ Examples:
       ? await readPasteInputs(paste, maskPath, parsed.values["invert-mask"] === true, latent, settings, context)
       : undefined;
 
+    // A latent decoded by another autoencoder than the one that encoded it gives a meaningless image.
+    const { sha256 } = await autoencoderFor(settings, context);
+    const encodedBy = latent.models.autoencoder;
+    if (encodedBy !== undefined && encodedBy !== sha256) {
+      warn(
+        `the latent was encoded by autoencoder sha256 ${encodedBy.slice(0, 12)}…, but --model ${model} is sha256 ${
+          sha256.slice(0, 12)
+        }…; decode with the autoencoder that encoded it`,
+      );
+    }
     let image = await autoencoderPlugin.run("decode", latent, settings, context);
     if (kept) image = pasteOriginal(image, kept.original, kept.mask, paste!);
-    await writeImageOutputs(image, stringOption(parsed, "out"), {
-      bits,
-      format,
-      overwrite: parsed.values.overwrite === true,
-    });
+    await writeImageOutputs(image, stringOption(parsed, "out"), output);
   },
 };
 

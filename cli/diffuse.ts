@@ -3,7 +3,7 @@
  * a mask, with a latent-diffusion checkpoint; writes a latent stream.
  */
 import { CheffError } from "../io/errors.ts";
-import { checkWritable, readInput } from "../io/files.ts";
+import { checkStreamOutput, readInput } from "../io/files.ts";
 import { readStream, type Stream, writeStream } from "../io/stream.ts";
 import { latentDiffusionPlugin } from "../plugins/latent_diffusion.ts";
 import {
@@ -109,7 +109,7 @@ Examples:
     const settings = await diffuseSettings(parsed, model);
     const out = stringOption(parsed, "out");
     const overwrite = parsed.values.overwrite === true;
-    if (out !== undefined && out !== "-") checkWritable(out, { overwrite });
+    checkStreamOutput(out, { overwrite });
 
     const inputPath = parsed.positionals[0];
     if (inputPath !== undefined && settings.count !== undefined) {

@@ -3,7 +3,7 @@
  * output that the report-conditioned U-Net attends to.
  */
 import { CheffError } from "../io/errors.ts";
-import { checkWritable } from "../io/files.ts";
+import { checkStreamOutput } from "../io/files.ts";
 import { writeStream } from "../io/stream.ts";
 import { textEncoderPlugin } from "../plugins/text_encoder.ts";
 import { type Command, COMMON_HELP, parseOptions, stringOption } from "./command.ts";
@@ -55,7 +55,7 @@ Example:
     if (reports.length === 0) throw new CheffError("embed: give --report TEXT or --report-file FILE (see cheff embed --help)");
     const out = stringOption(parsed, "out");
     const overwrite = parsed.values.overwrite === true;
-    if (out !== undefined && out !== "-") checkWritable(out, { overwrite });
+    checkStreamOutput(out, { overwrite });
 
     const context = await cliContext();
     const stream = await textEncoderPlugin.run("embed", undefined, {

@@ -2,6 +2,7 @@
  * `cheff encode`: radiographs (or an image stream) to a latent stream holding the
  * autoencoder's posterior mean.
  */
+import { checkStreamOutput } from "../io/files.ts";
 import { writeStream } from "../io/stream.ts";
 import { autoencoderFor, autoencoderPlugin } from "../plugins/autoencoder.ts";
 import { type Command, COMMON_HELP, parseOptions, stringOption } from "./command.ts";
@@ -39,6 +40,7 @@ Example:
     const model = stringOption(parsed, "model");
     if (!model) throw new CheffError("encode: --model is required (see cheff encode --help)");
     const out = stringOption(parsed, "out");
+    checkStreamOutput(out, { overwrite: parsed.values.overwrite === true });
     const context = await cliContext();
     const settings = { model, config: stringOption(parsed, "config") };
     const { model: autoencoder } = await autoencoderFor(settings, context);

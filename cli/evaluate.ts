@@ -4,6 +4,7 @@
  * feature files or features computed from images, and a memorisation check.
  * Networks run on the GPU; every metric is computed in float64 on the CPU by metrics/.
  */
+import { existsSync } from "node:fs";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { CheffError } from "../io/errors.ts";
 import { readInput, writeFileAtomic, checkWritable } from "../io/files.ts";
@@ -665,6 +666,14 @@ function joinStreams(streams: Stream[], step: HistoryEntry, models: Record<strin
   });
 }
 
+/** The file `--save-outputs` writes for each stage. */
+const RECONSTRUCTION_FILES: Record<ReconstructionStage, string> = {
+  autoencoder: "autoencoder.safetensors",
+  superResolution: "super-resolution.safetensors",
+  bicubic: "bicubic.safetensors",
+  chain: "chain.safetensors",
+};
+
 const STAGE_LABELS: Record<ReconstructionStage, string> = {
   autoencoder: "autoencoder",
   superResolution: "super-resolution",
@@ -767,12 +776,25 @@ async function runReconstruct(args: string[]): Promise<void> {
   const quiet = parsed.values.quiet === true;
 
   const saveOutputs = stringOption(parsed, "save-outputs");
+  const withChain = parsed.values["no-chain"] !== true;
+  const savedStages: ReconstructionStage[] = superResolution
+    ? ["autoencoder", "superResolution", "bicubic", ...(withChain ? ["chain" as const] : [])]
+    : ["autoencoder"];
+  if (saveOutputs !== undefined) {
+    // The folder may not exist yet (it is created), but files already in it are checked before any work.
+    for (const stage of savedStages) {
+      const path = join(saveOutputs, RECONSTRUCTION_FILES[stage]);
+      if (existsSync(path) && parsed.values.overwrite !== true) {
+        throw new CheffError(`${path}: already exists; choose another --save-outputs folder or pass --overwrite`);
+      }
+    }
+  }
   const entries = (await listImageSource(source)).slice(0, limit);
   const context = await evaluationContext(quiet);
   const report = await evaluateReconstruction(entries, {
     autoencoder: { model: autoencoder, config: stringOption(parsed, "config") },
     superResolution,
-    chain: parsed.values["no-chain"] !== true,
+    chain: withChain,
     size,
     srSize,
     keepOutputs: saveOutputs !== undefined,
@@ -782,14 +804,8 @@ async function runReconstruct(args: string[]): Promise<void> {
   }, context);
   if (saveOutputs !== undefined) {
     await Deno.mkdir(saveOutputs, { recursive: true });
-    const fileNames: Record<ReconstructionStage, string> = {
-      autoencoder: "autoencoder.safetensors",
-      superResolution: "super-resolution.safetensors",
-      bicubic: "bicubic.safetensors",
-      chain: "chain.safetensors",
-    };
     for (const [stage, stream] of Object.entries(report.outputs ?? {}) as [ReconstructionStage, Stream][]) {
-      await writeStream(stream, join(saveOutputs, fileNames[stage]), { overwrite: parsed.values.overwrite === true });
+      await writeStream(stream, join(saveOutputs, RECONSTRUCTION_FILES[stage]), { overwrite: parsed.values.overwrite === true });
     }
   }
   if (report.upscaledReferences > 0 && !quiet) {

@@ -18,7 +18,7 @@ import {
   parseOptions,
   stringOption,
 } from "./command.ts";
-import { readImageInputs, writeImageOutputs } from "./images.ts";
+import { checkImageOutputs, readImageInputs, writeImageOutputs } from "./images.ts";
 import { cliContext } from "./run_context.ts";
 
 export const upscaleCommand: Command = {
@@ -114,11 +114,9 @@ Examples:
     }
     const inputs = parsed.positionals.length > 0 ? parsed.positionals : ["-"];
     const images = await readImageInputs(inputs, { size: Math.min(height, width) / 4, channels: 1 });
+    const output = { bits, format, overwrite: parsed.values.overwrite === true };
+    checkImageOutputs(images, stringOption(parsed, "out"), output);
     const result = await superResolutionPlugin.run("upscale", images, settings, context);
-    await writeImageOutputs(result, stringOption(parsed, "out"), {
-      bits,
-      format,
-      overwrite: parsed.values.overwrite === true,
-    });
+    await writeImageOutputs(result, stringOption(parsed, "out"), output);
   },
 };

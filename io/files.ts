@@ -64,11 +64,22 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array, options: 
   }
 }
 
-/** Writes binary data to standard output, refusing a terminal. */
-export async function writeStdout(bytes: Uint8Array): Promise<void> {
+/** Throws when standard output is a terminal, which must not receive binary data. */
+export function checkStdoutForBinary(): void {
   if (Deno.stdout.isTerminal()) {
-    throw new CheffError("refusing to write binary data to a terminal: pass --out FILE or pipe into another command");
+    throw new CheffError("standard output is a terminal, so binary data is not written there: pass --out FILE or pipe into another command");
   }
+}
+
+/** Throws unless a stream can go to `out`: a writable file, or standard output when undefined or "-". */
+export function checkStreamOutput(out: string | undefined, options: WriteOptions = {}): void {
+  if (out === undefined || out === "-") checkStdoutForBinary();
+  else checkWritable(out, options);
+}
+
+/** Writes binary data to standard output, unless it is a terminal. */
+export async function writeStdout(bytes: Uint8Array): Promise<void> {
+  checkStdoutForBinary();
   let written = 0;
   while (written < bytes.length) written += await Deno.stdout.write(bytes.subarray(written));
 }

@@ -8,7 +8,7 @@
 import { basename, extname, join } from "node:path";
 import { encodeSecondaryCapture } from "../dicom/write.ts";
 import { CheffError } from "../errors.ts";
-import { checkWritable, readInput, writeFileAtomic, type WriteOptions } from "../files.ts";
+import { checkStreamOutput, checkWritable, readInput, writeFileAtomic, type WriteOptions } from "../files.ts";
 import { decodeImage, imageToModelInput, sniffImageFormat } from "./load.ts";
 import { encodePng, tensorToGrayImages } from "./write.ts";
 import { isNpy, parseNpy } from "../npy.ts";
@@ -140,6 +140,24 @@ export function provenanceText(stream: Stream): Record<string, string> {
 }
 
 /**
+ * Throws unless the images made from `input` (one per item of its batch, named
+ * after the files it was read from) can be written to `out`, so a command fails
+ * before its work rather than after. Returns the image paths (none for a stream
+ * output).
+ */
+export function checkImageOutputs(input: Stream, out: string | undefined, options: ImageOutputOptions): string[] {
+  if (out === undefined || out === "-" || out.toLowerCase().endsWith(".safetensors")) {
+    checkStreamOutput(out, options);
+    return [];
+  }
+  const read = input.history.filter((h) => h.command === "read").at(-1);
+  const inputNames = Array.isArray(read?.inputs) ? (read.inputs as string[]) : undefined;
+  const paths = imageOutputPaths(out, input.tensor.shape[0], options.format, options.firstIndex, inputNames);
+  for (const path of paths) checkWritable(path, options);
+  return paths;
+}
+
+/**
  * Writes an image stream: to standard output when `out` is undefined, as a
  * stream file when it ends in .safetensors, else as PNG or DICOM images.
  * Returns the paths written.
@@ -150,10 +168,7 @@ export async function writeImageOutputs(stream: Stream, out: string | undefined,
     return out && out !== "-" ? [out] : [];
   }
   const images = tensorToGrayImages(stream.tensor.shape, stream.tensor.data);
-  const read = stream.history.filter((h) => h.command === "read").at(-1);
-  const inputNames = Array.isArray(read?.inputs) ? (read.inputs as string[]) : undefined;
-  const paths = imageOutputPaths(out, images.length, options.format, options.firstIndex, inputNames);
-  for (const path of paths) checkWritable(path, options);
+  const paths = checkImageOutputs(stream, out, options);
   const text = provenanceText(stream);
   const seed = Number(text["cheff:seed"]);
   const reports = stream.history.flatMap((h) => (Array.isArray(h.reports) ? [h.reports as string[]] : [])).at(-1);

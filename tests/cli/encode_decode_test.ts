@@ -140,3 +140,39 @@ Deno.test("decode does not overwrite an existing file without --overwrite", asyn
   assert.match(result.stderr, /already exists/);
   assert.equal(Deno.readTextFileSync(out), "precious");
 });
+
+Deno.test("encode and decode check outputs before any work", async () => {
+  const dir = Deno.makeTempDirSync();
+  const out = join(dir, "keep.safetensors");
+  Deno.writeTextFileSync(out, "precious");
+  // A missing model would fail the work; the output check comes first, so its message is the one printed.
+  const missingModel = join(dir, "missing.safetensors");
+  const encoded = await runCli(["encode", RADIOGRAPH, "--model", missingModel, "--out", out, "--quiet"]);
+  assert.equal(encoded.code, 1);
+  assert.match(encoded.stderr, /keep\.safetensors: already exists/);
+
+  const noFolder = await runCli(["encode", RADIOGRAPH, "--model", missingModel, "--out", join(dir, "none", "x.safetensors")]);
+  assert.equal(noFolder.code, 1);
+  assert.match(noFolder.stderr, /folder .*none does not exist/);
+
+  const latent = await runCli(["encode", RADIOGRAPH, "--model", TEST_WEIGHTS, "--quiet"]);
+  const png = join(dir, "keep.png");
+  Deno.writeTextFileSync(png, "precious");
+  const decoded = await runCli(["decode", "--model", missingModel, "--out", png, "--quiet"], { stdin: latent.stdout });
+  assert.equal(decoded.code, 1);
+  assert.match(decoded.stderr, /keep\.png: already exists/);
+  assert.equal(Deno.readTextFileSync(png), "precious");
+  assert.equal(Deno.readTextFileSync(out), "precious");
+});
+
+Deno.test("decode warns when another autoencoder encoded the latent", async () => {
+  const dir = Deno.makeTempDirSync();
+  const latent = await runCli(["encode", RADIOGRAPH, "--model", TEST_WEIGHTS, "--quiet"]);
+  const other = join(REPO_ROOT, "weights", "builtin", "autoencoder.safetensors");
+  const mismatched = await runCli(["decode", "--model", other, "--out", join(dir, "a.png")], { stdin: latent.stdout });
+  assert.equal(mismatched.code, 0, mismatched.stderr);
+  assert.match(mismatched.stderr, /warning: the latent was encoded by autoencoder sha256 [0-9a-f]{12}…, but --model .* is sha256/);
+  const matched = await runCli(["decode", "--model", TEST_WEIGHTS, "--out", join(dir, "b.png")], { stdin: latent.stdout });
+  assert.equal(matched.code, 0, matched.stderr);
+  assert.doesNotMatch(matched.stderr, /was encoded by/);
+});

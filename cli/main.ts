@@ -59,6 +59,7 @@ ${lines.join("\n")}
 Options:
   --version      print the version and the WebGPU adapter
   --adapter high-performance|low-power|fallback   which WebGPU adapter to request
+                 (before or after the command name)
 
 Example:
   cheff encode chest.png --model weights/test/autoencoder.safetensors | cheff decode --model weights/test/autoencoder.safetensors --out roundtrip.png
@@ -78,7 +79,27 @@ async function version(args: string[]): Promise<void> {
   console.log(`cheff ${CHEFF_VERSION}\ndeno ${Deno.version.deno}\nWebGPU adapter: ${adapter}`);
 }
 
-export async function main(args: string[]): Promise<number> {
+/** Moves the options every command takes (--adapter, --quiet) from before the command name to after it. */
+function commonOptionsLast(args: string[]): string[] {
+  const leading: string[] = [];
+  let i = 0;
+  while (i < args.length) {
+    const arg = args[i];
+    if (arg === "--adapter") {
+      leading.push(arg, ...args.slice(i + 1, i + 2));
+      i += 2;
+    } else if (arg.startsWith("--adapter=") || arg === "--quiet" || arg === "-q") {
+      leading.push(arg);
+      i++;
+    } else {
+      break;
+    }
+  }
+  return [...args.slice(i), ...leading];
+}
+
+export async function main(commandLine: string[]): Promise<number> {
+  const args = commonOptionsLast(commandLine);
   const [name, ...rest] = args;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     console.log(mainHelp());

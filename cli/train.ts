@@ -31,7 +31,8 @@ imagesPerSecond, secondsLeft). Progress goes to stderr.
 
 An output folder that holds a state is an error without --resume; with it,
 training continues from the last save and gives the same weights as an
-uninterrupted run.
+uninterrupted run. Raising "steps" in the pipeline file and resuming extends a
+finished run; any other changed setting is an error that names it.
 
 Options:
   --resume        continue from the state in the output folder
@@ -56,6 +57,11 @@ Examples:
     }, 1);
     const pipeline = parsed.positionals[0];
     if (!pipeline) throw new CheffError("train: a pipeline file is required (see cheff train --help)");
+    if (parsed.values.overwrite === true) {
+      throw new CheffError(
+        "train: --overwrite is not used, because a saved training state is never replaced; pass --resume to continue it or --out DIR for a new run",
+      );
+    }
     const settings = await readTrainPipeline(pipeline, {
       data: stringOption(parsed, "data"),
       output: stringOption(parsed, "out"),

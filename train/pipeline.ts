@@ -60,8 +60,15 @@ export interface TrainSettings {
   flip: boolean;
   /** Folder for the state, the model file and the JSON log. */
   output: string;
-  /** SHA-256 of the settings that shape the run (all but file paths), to catch a resume with other settings. */
+  /**
+   * SHA-256 of the settings that shape the run (all but file paths and the step
+   * count, which a resume may raise), to catch a resume with other settings.
+   */
   hash: string;
+  /** The hash that states saved before the step count was left out carry (it includes the step count). */
+  hashWithSteps: string;
+  /** The settings the hash covers, saved with the state so a mismatch can name the fields that differ. */
+  shaping: Record<string, unknown>;
 }
 
 type Json = Record<string, unknown>;
@@ -242,6 +249,8 @@ export function parseTrainPipeline(
     flip: boolean("flip", false),
     output: overrides.output ? resolve(output!) : resolvePath(output!),
     hash: "",
+    hashWithSteps: "",
+    shaping: {},
   } as TrainSettings;
   if (settings.cropSize !== undefined) {
     if (recipe !== "super-resolution") fail("$.train.crop_size", "only the super-resolution recipe trains on crops");
@@ -256,9 +265,17 @@ export function parseTrainPipeline(
     data: _data,
     exclude: _exclude,
     output: _output,
-    ...shaping
+    hash: _hash,
+    hashWithSteps: _hashWithSteps,
+    shaping: _shaping,
+    ...withSteps
   } = settings;
-  settings.hash = createHash("sha256").update(JSON.stringify(shaping)).digest("hex");
+  const sha256 = (value: unknown) => createHash("sha256").update(JSON.stringify(value)).digest("hex");
+  const { steps: _steps, ...shaping } = withSteps;
+  // States saved before the step count left the hash hashed it, with an empty hash field last.
+  settings.hashWithSteps = sha256({ ...withSteps, hash: "" });
+  settings.hash = sha256(shaping);
+  settings.shaping = shaping;
   return settings;
 }
 

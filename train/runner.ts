@@ -70,9 +70,11 @@ export async function runTraining(
       `${settings.output}: contains a training state at step ${saved.info.step}; pass --resume to continue it or choose another output folder`,
     );
   }
-  if (saved && saved.info.settingsHash !== settings.hash) {
+  if (saved && saved.info.settingsHash !== settings.hash && saved.info.settingsHash !== settings.hashWithSteps) {
+    const changed = saved.info.settings ? differingFields(saved.info.settings, settings.shaping) : [];
+    const which = changed.length > 0 ? ` (${changed.map((f) => `${f}`).join(", ")} changed)` : "";
     throw new CheffError(
-      `${settings.output}: the saved state was made with a different train section; restore those settings or choose another output folder`,
+      `${settings.output}: the saved state was made with a different train section${which}; restore those settings or choose another output folder`,
     );
   }
 
@@ -129,7 +131,14 @@ export async function runTraining(
 
     const save = async () => {
       await saveState(settings.output, {
-        info: { step, position, seed: settings.seed, recipe: settings.recipe, settingsHash: settings.hash },
+        info: {
+          step,
+          position,
+          seed: settings.seed,
+          recipe: settings.recipe,
+          settingsHash: settings.hash,
+          settings: settings.shaping,
+        },
         params: store.values,
         optimizer: optimizer.state(),
         ema: ema?.state(),
@@ -211,6 +220,12 @@ export async function runTraining(
   } finally {
     setup.release();
   }
+}
+
+/** Names the settings (by their TypeScript names) whose values differ between two runs. */
+function differingFields(saved: Record<string, unknown>, current: Record<string, unknown>): string[] {
+  const keys = new Set([...Object.keys(saved), ...Object.keys(current)]);
+  return [...keys].filter((key) => JSON.stringify(saved[key]) !== JSON.stringify(current[key]));
 }
 
 function globalNorm(grads: Map<string, Float32Array>): number {

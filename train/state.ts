@@ -32,6 +32,8 @@ export interface StateInfo {
   recipe: string;
   /** SHA-256 of the pipeline's `train` section, so a resume with other settings is caught. */
   settingsHash: string;
+  /** The settings that hash covers (absent in states saved before they were stored). */
+  settings?: Record<string, unknown>;
   emaDecay?: number;
   emaNumUpdates?: number;
 }

@@ -43,6 +43,9 @@ Deno.test("cheff train stops, resumes and logs each step", async () => {
     const again = await cheff(["train", pipeline, "--cpu"]);
     assert.equal(again.code, 1);
     assert.match(again.stderr, /^cheff: .*pass --resume/m);
+    const overwrite = await cheff(["train", pipeline, "--cpu", "--overwrite"]);
+    assert.equal(overwrite.code, 1);
+    assert.match(overwrite.stderr, /^cheff: train: --overwrite is not used/m);
 
     const resumed = await cheff(["train", pipeline, "--cpu", "--resume"]);
     assert.equal(resumed.code, 0, resumed.stderr);

@@ -71,6 +71,10 @@ Deno.test("settings hash ignores paths but not settings", () => {
   const changed = parseTrainPipeline({ ...BASE, train: { ...BASE.train, lr: 1e-5 } }, "/p/pipe.json");
   assert.equal(moved.hash, a.hash);
   assert.notEqual(changed.hash, a.hash);
+  // A longer run continues a shorter one: the step count is not part of the hash.
+  const longer = parseTrainPipeline({ ...BASE, train: { ...BASE.train, steps: 20 } }, "/p/pipe.json");
+  assert.equal(longer.hash, a.hash);
+  assert.notEqual(longer.hashWithSteps, a.hashWithSteps);
 });
 
 Deno.test("crop_size is for super-resolution only and fits the image", () => {

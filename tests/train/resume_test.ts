@@ -113,8 +113,14 @@ Deno.test("existing state without resume is rejected", async () => {
     const changed = await settingsFor(folder, join(folder, "out"), { steps: 1, lr: 2e-3 });
     await assert.rejects(
       runTraining(undefined, changed, { resume: true }),
-      (e: Error) => e instanceof CheffError && /different train section/.test(e.message),
+      (e: Error) => e instanceof CheffError && /different train section \(lr changed\)/.test(e.message),
     );
+
+    // Raising the step count of a finished run continues it.
+    const longer = await settingsFor(folder, join(folder, "out"), { steps: 2 });
+    const result = await runTraining(undefined, longer, { resume: true });
+    assert.equal(result.step, 2);
+    assert.equal((await loadState(longer.output))!.info.step, 2);
   } finally {
     await Deno.remove(folder, { recursive: true });
   }

@@ -74,6 +74,12 @@ export const indexCommand: Command = {
       labelColumns: labelColumns?.split(",").map((name) => name.trim()).filter(Boolean),
     }, parsed.values.overwrite === true);
     const count = Object.keys(written.index).length;
+    if (written.unreadable.length > 0) {
+      warn(
+        `index: left out ${written.unreadable.length} file(s) that do not start like a PNG, JPEG or DICOM file, ` +
+          `e.g. ${join(folder, written.unreadable[0])}`,
+      );
+    }
     if (written.withoutReport.length > 0) {
       warn(
         `index: ${written.withoutReport.length} of ${count} images have no row in ${reports}, ` +

@@ -14,16 +14,22 @@ export interface CsvTable {
   rows: Record<string, string>[];
 }
 
-/** Splits CSV text into records of fields; a quoted field may span lines. */
-export function parseCsvRecords(text: string): string[][] {
+/**
+ * Splits CSV text into records of fields; a quoted field may span lines. A
+ * quote left open at the end is an error naming `file` and the line it opened on.
+ */
+export function parseCsvRecords(text: string, file = "CSV"): string[][] {
   const records: string[][] = [];
   let record: string[] = [];
   let field = "";
   let quoted = false;
+  let line = 1;
+  let quoteLine = 0;
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
 
   for (; i < text.length; i++) {
     const c = text[i];
+    if (c === "\n" || (c === "\r" && text[i + 1] !== "\n")) line++;
     if (quoted) {
       if (c === '"') {
         if (text[i + 1] === '"') {
@@ -37,11 +43,15 @@ export function parseCsvRecords(text: string): string[][] {
       }
     } else if (c === '"') {
       quoted = true;
+      quoteLine = line;
     } else if (c === ",") {
       record.push(field);
       field = "";
     } else if (c === "\n" || c === "\r") {
-      if (c === "\r" && text[i + 1] === "\n") i++;
+      if (c === "\r" && text[i + 1] === "\n") {
+        i++;
+        line++;
+      }
       record.push(field);
       records.push(record);
       record = [];
@@ -49,6 +59,9 @@ export function parseCsvRecords(text: string): string[][] {
     } else {
       field += c;
     }
+  }
+  if (quoted) {
+    throw new CheffError(`${file}: line ${quoteLine}: a quoted field is never closed (expected a closing ")`);
   }
   if (field !== "" || record.length > 0) {
     record.push(field);
@@ -60,7 +73,7 @@ export function parseCsvRecords(text: string): string[][] {
 
 /** Parses CSV text whose first line is the header. */
 export function parseCsv(text: string, file: string): CsvTable {
-  const records = parseCsvRecords(text);
+  const records = parseCsvRecords(text, file);
   if (records.length === 0) throw new CheffError(`${file}: empty CSV file, expected a header line`);
   const header = records[0].map((name) => name.trim());
   const rows = records.slice(1).map((record) => {

@@ -4,7 +4,8 @@
  * relative path, and numbered from "000000". Its key is the file name without
  * extension. Reports and labels come from CSV files whose key column holds
  * the same file name, with or without its extension. A PNG that cheff
- * generated gets `"synthetic": true` in its entry.
+ * generated gets `"synthetic": true` in its entry. A file whose first bytes are
+ * not those of a PNG, JPEG or DICOM file is left out and reported.
  */
 import { join } from "node:path";
 import { CheffError } from "../io/errors.ts";
@@ -49,12 +50,62 @@ export interface FolderIndex {
   withoutReport: string[];
   /** Paths (relative to the folder) of the PNGs that cheff generated. */
   synthetic: string[];
+  /** Paths (relative to the folder) left out because they do not start like a PNG, JPEG or DICOM file. */
+  unreadable: string[];
+}
+
+/**
+ * Whether a file starts like an image cheff reads: the PNG signature, a JPEG
+ * start-of-image marker, or DICOM ("DICM" after the 128-byte preamble, or a
+ * file without preamble that starts with a group 0002 or 0008 tag).
+ */
+async function startsLikeImage(path: string): Promise<boolean> {
+  let head: Uint8Array;
+  try {
+    using file = await Deno.open(path);
+    head = new Uint8Array(132);
+    let filled = 0;
+    while (filled < head.length) {
+      const n = await file.read(head.subarray(filled));
+      if (n === null) break;
+      filled += n;
+    }
+    head = head.subarray(0, filled);
+  } catch {
+    return false;
+  }
+  const png = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a].every((b, i) => head[i] === b);
+  const jpeg = head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff;
+  const dicm = head.length >= 132 && new TextDecoder().decode(head.subarray(128, 132)) === "DICM";
+  const bareDicom = head.length >= 8 && (head[0] === 0x02 || head[0] === 0x08) && head[1] === 0x00;
+  return png || jpeg || dicm || bareDicom;
 }
 
 /** Builds the index of `folder`; see the module comment for the rules. */
 export async function buildFolderIndex(folder: string, options: FolderIndexOptions = {}): Promise<FolderIndex> {
-  if (!isFolder(folder)) throw new CheffError(`${folder}: folder not found`);
-  const paths = listFiles(folder, IMAGE_EXTENSIONS);
+  if (!isFolder(folder)) {
+    let isFile = false;
+    try {
+      isFile = Deno.statSync(folder).isFile;
+    } catch {
+      // Neither a file nor a folder: not found.
+    }
+    throw new CheffError(isFile ? `${folder}: is a file, expected a folder of images` : `${folder}: folder not found`);
+  }
+  const listed = listFiles(folder, IMAGE_EXTENSIONS);
+  // Checked 64 at a time, so a large collection does not open every file at once.
+  const readable: boolean[] = [];
+  for (let start = 0; start < listed.length; start += 64) {
+    const chunk = listed.slice(start, start + 64);
+    readable.push(...await Promise.all(chunk.map((path) => startsLikeImage(join(folder, path)))));
+  }
+  const paths = listed.filter((_, i) => readable[i]);
+  const unreadable = listed.filter((_, i) => !readable[i]);
+  if (listed.length > 0 && paths.length === 0) {
+    throw new CheffError(
+      `${folder}: none of the ${listed.length} image file(s) starts like a PNG, JPEG or DICOM file, e.g. ${listed[0]}`,
+    );
+  }
   if (paths.length === 0) {
     throw new CheffError(
       `no PNG, JPEG or DICOM files found under ${folder} (expected names ending in ${IMAGE_EXTENSIONS.join(", ")})`,
@@ -111,6 +162,7 @@ export async function buildFolderIndex(folder: string, options: FolderIndexOptio
     classNames,
     withoutReport,
     synthetic: paths.filter((path) => synthetic.has(join(folder, path))),
+    unreadable,
   };
 }
 

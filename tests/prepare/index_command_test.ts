@@ -157,3 +157,32 @@ kitTest("index names a missing CSV column", [...NIH_PNGS, DICOM_PA], async () =>
 Deno.test("index help has an example", () => {
   assert.match(indexCommand.help, /Example:\n {2}cheff index /);
 });
+
+Deno.test("index leaves out files that are not images", async () => {
+  const dir = await tempDir();
+  await Deno.writeFile(join(dir, "a.png"), pngWithText({}));
+  await write(join(dir, "zz_bad.png"), "not a png at all");
+  const lines = await captureStderr(() => indexCommand.run([dir, "-q"]));
+  assert.equal(lines.length, 1, lines.join("\n"));
+  assert.match(lines[0], /^cheff: warning: index: left out 1 file\(s\) that do not start like a PNG, JPEG or DICOM file, e\.g\. .*zz_bad\.png$/);
+  const index = await readJson(join(dir, "index.json")) as Record<string, { path: string }>;
+  assert.deepEqual(Object.values(index).map((entry) => entry.path), ["a.png"]);
+});
+
+Deno.test("index rejects a folder of broken images and a file", async () => {
+  const dir = await tempDir();
+  await write(join(dir, "bad.png"), "garbage");
+  await assert.rejects(indexCommand.run([dir, "-q"]), /none of the 1 image file\(s\) starts like a PNG, JPEG or DICOM file/);
+  assert.deepEqual(filesUnder(dir), ["bad.png"], "no index.json is written");
+  await assert.rejects(indexCommand.run([join(dir, "bad.png"), "-q"]), /bad\.png: is a file, expected a folder of images/);
+});
+
+Deno.test("index names the line of an unclosed quote in a CSV", async () => {
+  const dir = await tempDir();
+  await Deno.writeFile(join(dir, "a.png"), pngWithText({}));
+  await write(join(dir, "../reports-quote.csv"), 'key,report\r\na.png,"fine"\r\nb.png,"never closed\r\n');
+  await assert.rejects(
+    indexCommand.run([dir, "--reports", join(dir, "../reports-quote.csv"), "-q"]),
+    /reports-quote\.csv: line 3: a quoted field is never closed/,
+  );
+});

@@ -150,6 +150,10 @@ async function rawConfig(settings: TrainSettings, configSource: string | undefin
   return configSource ? PRESETS[configSource] : undefined;
 }
 
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
 function imageTensor(gpu: Gpu | undefined, batch: Batch): Tensor {
   return Tensor.from(gpu, batch.shape, batch.images);
 }
@@ -282,7 +286,13 @@ async function latentSetup(gpu: Gpu | undefined, settings: TrainSettings): Promi
   }
   const schedule = latentSchedule(ldm.schedule);
   const firstStage = await hostValues(tensorsOf(autoencoder.weights, ""), AUTOENCODER_PREFIX);
-  const raw = await rawConfig(settings, configSource);
+  let raw = await rawConfig(settings, configSource);
+  // The model file carries the first stage's weights, so its config carries the first stage's config too:
+  // then the file alone serves encode and decode, as the reference's checkpoints do.
+  if (settings.autoencoder && isPlainObject(raw) && raw.first_stage_config === undefined) {
+    const aeFile = await readModelFile(settings.autoencoder);
+    if (aeFile.loaded.config !== undefined) raw = { ...raw, first_stage_config: aeFile.loaded.config };
+  }
   const maxLength = ldm.textEncoder?.maxSeqLen ?? 0;
   const posteriors = settings.flip ? undefined : new PosteriorCache(gpu, autoencoder);
 

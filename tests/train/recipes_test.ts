@@ -15,7 +15,8 @@ import { loadTextEncoder } from "../../stages/text/load.ts";
 import { parseTrainPipeline } from "../../train/pipeline.ts";
 import { MODEL_FILE, runTraining } from "../../train/runner.ts";
 import { loadState } from "../../train/state.ts";
-import { kitTest, referencePath } from "../kit.ts";
+import { kitTest, referencePath, REPO_ROOT } from "../kit.ts";
+import { loadAutoencoder } from "../../stages/autoencoder/load.ts";
 import { writeTinyDataset } from "./helpers.ts";
 
 const UNCOND = referencePath("ldm_uncond.pt");
@@ -122,6 +123,46 @@ kitTest("super-resolution trains from low-resolution copies", [SR, GRADIENTS], a
     );
     const { model } = await loadSuperResolution(undefined, modelPath);
     assert.deepEqual(model.weights.get("init_conv.weight").data, state.params.get("init_conv.weight"));
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});
+
+Deno.test("latent model file from fresh weights also serves as its autoencoder", async () => {
+  const folder = await Deno.makeTempDir();
+  try {
+    const autoencoderPath = join(REPO_ROOT, "weights", "test", "autoencoder.safetensors");
+    const data = await writeTinyDataset(join(folder, "data"));
+    const settings = parseTrainPipeline({
+      cheff: 1,
+      models: { ae: autoencoderPath },
+      train: {
+        recipe: "latent-diffusion",
+        autoencoder: "ae",
+        config: {
+          scale_factor: 0.5,
+          unet_config: {
+            image_size: 16, in_channels: 3, out_channels: 3, model_channels: 32, attention_resolutions: [],
+            num_res_blocks: 1, channel_mult: [1], num_head_channels: 32,
+          },
+        },
+        data,
+        image_size: 64,
+        batch_size: 1,
+        steps: 1,
+        lr: 1e-4,
+        output: join(folder, "out"),
+      },
+    }, join(folder, "pipeline.json"));
+    await runTraining(await getGpu(), settings);
+    const modelPath = join(settings.output, MODEL_FILE);
+    const fromModel = await loadAutoencoder(undefined, modelPath);
+    const original = await loadAutoencoder(undefined, autoencoderPath);
+    assert.deepEqual(fromModel.model.config, original.model.config);
+    assert.deepEqual(
+      fromModel.model.weights.get("decoder.conv_out.weight").data,
+      original.model.weights.get("decoder.conv_out.weight").data,
+    );
   } finally {
     await Deno.remove(folder, { recursive: true });
   }

@@ -116,7 +116,14 @@ export function imageOutputPaths(
   }
   const given = extname(out).toLowerCase();
   if (given !== extension && !(format === "dicom" && given === ".dicom")) {
-    throw new CheffError(`--out ${out}: expected a name ending in ${extension}, a folder, or .safetensors for an image stream`);
+    const hint = format === "png" && (given === ".dcm" || given === ".dicom")
+      ? " (pass --format dicom to write DICOM)"
+      : format === "dicom" && given === ".png"
+      ? " (drop --format dicom to write PNG)"
+      : "";
+    throw new CheffError(
+      `--out ${out}: expected a name ending in ${extension}, a folder, or .safetensors for an image stream${hint}`,
+    );
   }
   if (count === 1) return [out];
   const stem = out.slice(0, out.length - given.length);

@@ -176,3 +176,12 @@ Deno.test("decode warns when another autoencoder encoded the latent", async () =
   assert.equal(matched.code, 0, matched.stderr);
   assert.doesNotMatch(matched.stderr, /was encoded by/);
 });
+
+Deno.test("decode to a .dcm name without --format dicom suggests the flag", async () => {
+  const dir = Deno.makeTempDirSync();
+  const latent = await runCli(["encode", RADIOGRAPH, "--model", TEST_WEIGHTS, "--quiet"]);
+  const result = await runCli(["decode", "--model", TEST_WEIGHTS, "--out", join(dir, "x.dcm")], { stdin: latent.stdout });
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /x\.dcm: expected a name ending in \.png, .* \(pass --format dicom to write DICOM\)/);
+  assert.deepEqual([...Deno.readDirSync(dir)], []);
+});

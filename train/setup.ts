@@ -12,24 +12,23 @@ import { resizeShortSideAndCenterCrop } from "../io/image/resize.ts";
 import type { HostTensor } from "../io/safetensors.ts";
 import { parseAutoencoderConfig } from "../stages/autoencoder/config.ts";
 import { loadAutoencoder } from "../stages/autoencoder/load.ts";
-import { autoencoderParameters } from "../stages/autoencoder/network.ts";
+import { Autoencoder, autoencoderParameters } from "../stages/autoencoder/network.ts";
 import { parseLatentDiffusionConfig } from "../stages/latent/config.ts";
 import { AUTOENCODER_PREFIX, emaKey, loadUNet, UNET_PREFIX } from "../stages/latent/load.ts";
-import { unetParameters } from "../stages/latent/unet.ts";
+import { UNet, unetParameters } from "../stages/latent/unet.ts";
 import { readModelFile } from "../stages/load.ts";
 import { PRESETS } from "../stages/presets.ts";
 import { latentSchedule } from "../stages/schedules/latent.ts";
 import { srCosineSchedule } from "../stages/schedules/cosine.ts";
 import { parseSuperResolutionConfig } from "../stages/superres/config.ts";
 import { loadSuperResolution } from "../stages/superres/load.ts";
-import { superResolutionParameters } from "../stages/superres/network.ts";
-import { textEncoderParameters, TOKEN_TABLE } from "../stages/text/encoder.ts";
+import { superResolutionParameters, SuperResolutionUnet } from "../stages/superres/network.ts";
+import { TextEncoder, textEncoderParameters, TOKEN_TABLE } from "../stages/text/encoder.ts";
 import { loadTextEncoder, TEXT_ENCODER_WEIGHTS_PREFIX } from "../stages/text/load.ts";
 import { tokenize } from "../stages/text/tokenizer.ts";
 import { type ParameterList, Weights } from "../stages/weights.ts";
 import type { Gradients, Tape } from "./autograd.ts";
 import type { Batch } from "./data.ts";
-import { differentiable } from "./differentiable.ts";
 import type { Ema } from "./ema.ts";
 import type { TrainSettings } from "./pipeline.ts";
 import { autoencoderStep, drawPosteriorNoise } from "./recipes/autoencoder.ts";
@@ -175,9 +174,6 @@ export async function createSetup(gpu: Gpu | undefined, settings: TrainSettings)
 }
 
 async function autoencoderSetup(gpu: Gpu | undefined, settings: TrainSettings): Promise<TrainingSetup> {
-  const { Autoencoder } = await differentiable<typeof import("../stages/autoencoder/network.ts")>(
-    "stages/autoencoder/network.ts",
-  );
   let config, weights: Weights, configSource: string | undefined;
   if (settings.model) {
     const loaded = await loadAutoencoder(gpu, settings.model, { config: settings.config });
@@ -220,11 +216,6 @@ async function autoencoderSetup(gpu: Gpu | undefined, settings: TrainSettings): 
 }
 
 async function latentSetup(gpu: Gpu | undefined, settings: TrainSettings): Promise<TrainingSetup> {
-  const { UNet } = await differentiable<typeof import("../stages/latent/unet.ts")>("stages/latent/unet.ts");
-  const { TextEncoder } = await differentiable<typeof import("../stages/text/encoder.ts")>(
-    "stages/text/encoder.ts",
-  );
-
   let ldm, unetWeights: Weights, configSource: string | undefined;
   if (settings.model) {
     const loaded = await loadUNet(gpu, settings.model, { config: settings.config });
@@ -358,9 +349,6 @@ async function latentSetup(gpu: Gpu | undefined, settings: TrainSettings): Promi
 }
 
 async function superResolutionSetup(gpu: Gpu | undefined, settings: TrainSettings): Promise<TrainingSetup> {
-  const { SuperResolutionUnet } = await differentiable<typeof import("../stages/superres/network.ts")>(
-    "stages/superres/network.ts",
-  );
   let config, weights: Weights, configSource: string | undefined;
   if (settings.model) {
     const loaded = await loadSuperResolution(gpu, settings.model, { config: settings.config });

@@ -5,12 +5,7 @@
  * stride 1 and padding 1 unless said otherwise; GroupNorm has 32 groups and
  * eps 1e-6 throughout.
  */
-import { attention } from "../../kernels/attention.ts";
-import { conv2d } from "../../kernels/conv.ts";
-import { clamp } from "../../kernels/elementwise.ts";
-import { permute, slice } from "../../kernels/layout.ts";
-import { groupNorm } from "../../kernels/norm.ts";
-import { upsampleNearest2x } from "../../kernels/resize.ts";
+import { attention, clamp, conv2d, groupNorm, permute, slice, upsampleNearest2x } from "../../kernels/grad/ops.ts";
 import type { Tensor } from "../../gpu/tensor.ts";
 import { ParameterList, type Weights } from "../weights.ts";
 import type { AutoencoderConfig } from "./config.ts";

@@ -15,13 +15,21 @@
  * const eps = unet.eps(xt, [901, 901], context); // xt [2, 3, 64, 64], context [2, 150, 1280]
  * ```
  */
-import { attention } from "../../kernels/attention.ts";
-import { conv2d } from "../../kernels/conv.ts";
-import { add, gelu, mul, silu } from "../../kernels/elementwise.ts";
-import { concat, permute, slice } from "../../kernels/layout.ts";
-import { linear } from "../../kernels/matmul.ts";
-import { groupNorm, layerNorm } from "../../kernels/norm.ts";
-import { upsampleNearest2x } from "../../kernels/resize.ts";
+import {
+  add,
+  attention,
+  concat,
+  conv2d,
+  gelu,
+  groupNorm,
+  layerNorm,
+  linear,
+  mul,
+  permute,
+  silu,
+  slice,
+  upsampleNearest2x,
+} from "../../kernels/grad/ops.ts";
 import { shapeString, Tensor } from "../../gpu/tensor.ts";
 import { CheffError } from "../../io/errors.ts";
 import { ParameterList, type Weights } from "../weights.ts";

@@ -22,13 +22,21 @@
  * they are dead.
  */
 import { Tensor } from "../../gpu/tensor.ts";
-import { attention } from "../../kernels/attention.ts";
-import { conv2d, convTranspose2d } from "../../kernels/conv.ts";
-import { add, gelu, silu } from "../../kernels/elementwise.ts";
-import { concat, permute, slice } from "../../kernels/layout.ts";
-import { linear, matmul } from "../../kernels/matmul.ts";
-import { groupNorm } from "../../kernels/norm.ts";
-import { softmax } from "../../kernels/softmax.ts";
+import {
+  add,
+  attention,
+  concat,
+  conv2d,
+  convTranspose2d,
+  gelu,
+  groupNorm,
+  linear,
+  matmul,
+  permute,
+  silu,
+  slice,
+  softmax,
+} from "../../kernels/grad/ops.ts";
 import { ParameterList, type Weights } from "../weights.ts";
 import { hasLinearAttention, levelChannels, type SuperResolutionConfig } from "./config.ts";
 

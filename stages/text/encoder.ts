@@ -17,12 +17,7 @@
  * const context = encoder.context(ids, 2); // ids: Int32Array of 2 × 150 token ids → [2, 150, 1280]
  * ```
  */
-import { attention } from "../../kernels/attention.ts";
-import { add, gelu } from "../../kernels/elementwise.ts";
-import { embedding, type SplitTable } from "../../kernels/embedding.ts";
-import { slice } from "../../kernels/layout.ts";
-import { linear } from "../../kernels/matmul.ts";
-import { layerNorm } from "../../kernels/norm.ts";
+import { add, attention, embedding, gelu, layerNorm, linear, slice, type SplitTable } from "../../kernels/grad/ops.ts";
 import type { Tensor } from "../../gpu/tensor.ts";
 import { CheffError } from "../../io/errors.ts";
 import { mergeHeads, splitHeads } from "../latent/unet.ts";

@@ -17,8 +17,11 @@ import { loadSuperResolution } from "../../stages/superres/load.ts";
 import { loadTextEncoder } from "../../stages/text/load.ts";
 import type { Weights } from "../../stages/weights.ts";
 import { type Gradients, Tape } from "../../train/autograd.ts";
-import { differentiable } from "../../train/differentiable.ts";
 import { kitTest, referencePath } from "../kit.ts";
+import { Autoencoder } from "../../stages/autoencoder/network.ts";
+import { UNet } from "../../stages/latent/unet.ts";
+import { TextEncoder } from "../../stages/text/encoder.ts";
+import { SuperResolutionUnet } from "../../stages/superres/network.ts";
 
 const GRADIENTS = referencePath("gradients.safetensors");
 const AE = referencePath("ae.pt");
@@ -129,9 +132,6 @@ function config(): Record<string, any> {
 
 kitTest("autoencoder gradients match the reference", [GRADIENTS, AE], async () => {
   const { model } = await loadAutoencoder(undefined, AE, { config: config().ae });
-  const { Autoencoder } = await differentiable<typeof import("../../stages/autoencoder/network.ts")>(
-    "stages/autoencoder/network.ts",
-  );
   const network = new Autoencoder(model.config, model.weights);
   const names = parameterList("ae");
   const input = hostTensor("ae.input");
@@ -152,9 +152,6 @@ kitTest("autoencoder gradients match the reference", [GRADIENTS, AE], async () =
 async function checkUnconditional(gpu: Gpu | undefined, label: string): Promise<void> {
   const file = await readModelFile(UNCOND);
   const { model } = await loadUNet(gpu, file, { config: config().ldm_uncond });
-  const { UNet } = await differentiable<typeof import("../../stages/latent/unet.ts")>(
-    "stages/latent/unet.ts",
-  );
   const network = new UNet(model.config, model.weights);
   const prefix = "model.diffusion_model.";
   const names = parameterList("unet_uncond");
@@ -202,12 +199,6 @@ kitTest(
     const ldmConfig = config().ldm_t2i;
     const { model: unet } = await loadUNet(undefined, file, { config: ldmConfig });
     const { model: encoder } = await loadTextEncoder(undefined, file, { config: ldmConfig });
-    const { UNet } = await differentiable<typeof import("../../stages/latent/unet.ts")>(
-      "stages/latent/unet.ts",
-    );
-    const { TextEncoder } = await differentiable<typeof import("../../stages/text/encoder.ts")>(
-      "stages/text/encoder.ts",
-    );
     const network = new UNet(unet.config, unet.weights);
     const textEncoder = new TextEncoder(encoder.config, encoder.weights, encoder.tokenTable);
     const table = encoder.tokenTable as Tensor;
@@ -254,9 +245,6 @@ kitTest(
 
 kitTest("super-resolution U-Net gradients match the reference", [GRADIENTS, SR], async () => {
   const { model } = await loadSuperResolution(undefined, SR, { config: config().sr });
-  const { SuperResolutionUnet } = await differentiable<typeof import("../../stages/superres/network.ts")>(
-    "stages/superres/network.ts",
-  );
   const network = new SuperResolutionUnet(model.config, model.weights);
   const names = parameterList("sr");
   const input = hostTensor("sr.input");

@@ -13,11 +13,11 @@ import { emaKey, loadUNet } from "../../stages/latent/load.ts";
 import { readModelFile } from "../../stages/load.ts";
 import { latentSchedule } from "../../stages/schedules/latent.ts";
 import { Tape } from "../../train/autograd.ts";
-import { differentiable } from "../../train/differentiable.ts";
 import { Ema } from "../../train/ema.ts";
 import { adamW, ParameterStore } from "../../train/optim.ts";
 import { latentDiffusionStep } from "../../train/recipes/latent.ts";
 import { kitTest, referencePath } from "../kit.ts";
+import { UNet } from "../../stages/latent/unet.ts";
 
 const STEP = referencePath("train_step.safetensors");
 const UNCOND = referencePath("ldm_uncond.pt");
@@ -83,9 +83,6 @@ kitTest("latent diffusion step matches the reference loss and gradients", [STEP,
   const config = JSON.parse(reference().metadata.config);
   const { model: unet, config: ldm } = await loadUNet(undefined, file, { config });
   const { model: autoencoder } = await loadAutoencoder(undefined, UNCOND);
-  const { UNet } = await differentiable<typeof import("../../stages/latent/unet.ts")>(
-    "stages/latent/unet.ts",
-  );
   const network = new UNet(unet.config, unet.weights);
   const schedule = latentSchedule();
 

@@ -55,7 +55,7 @@ export interface FolderIndex {
 }
 
 /**
- * Whether a file starts like an image cheff reads: the PNG signature, a JPEG
+ * Checks whether a file starts like an image cheff reads: the PNG signature, a JPEG
  * start-of-image marker, or DICOM ("DICM" after the 128-byte preamble, or a
  * file without preamble that starts with a group 0002 or 0008 tag).
  */

@@ -72,9 +72,9 @@ export async function runTraining(
   }
   if (saved && saved.info.settingsHash !== settings.hash && saved.info.settingsHash !== settings.hashWithSteps) {
     const changed = saved.info.settings ? differingFields(saved.info.settings, settings.shaping) : [];
-    const which = changed.length > 0 ? ` (${changed.map((f) => `${f}`).join(", ")} changed)` : "";
+    const changedText = changed.length > 0 ? ` (${changed.join(", ")} changed)` : "";
     throw new CheffError(
-      `${settings.output}: the saved state was made with a different train section${which}; restore those settings or choose another output folder`,
+      `${settings.output}: the saved state was made with a different train section${changedText}; restore those settings or choose another output folder`,
     );
   }
 

@@ -222,10 +222,12 @@ export async function runTraining(
   }
 }
 
-/** Names the settings (by their TypeScript names) whose values differ between two runs. */
+/** Names the settings whose values differ between two runs, as the pipeline file spells them (batch_size). */
 function differingFields(saved: Record<string, unknown>, current: Record<string, unknown>): string[] {
   const keys = new Set([...Object.keys(saved), ...Object.keys(current)]);
-  return [...keys].filter((key) => JSON.stringify(saved[key]) !== JSON.stringify(current[key]));
+  return [...keys]
+    .filter((key) => JSON.stringify(saved[key]) !== JSON.stringify(current[key]))
+    .map((key) => key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`));
 }
 
 function globalNorm(grads: Map<string, Float32Array>): number {

@@ -110,10 +110,10 @@ Deno.test("existing state without resume is rejected", async () => {
       runTraining(undefined, settings),
       (e: Error) => e instanceof CheffError && /--resume/.test(e.message),
     );
-    const changed = await settingsFor(folder, join(folder, "out"), { steps: 1, lr: 2e-3 });
+    const changed = await settingsFor(folder, join(folder, "out"), { steps: 1, lr: 2e-3, batch_size: 1 });
     await assert.rejects(
       runTraining(undefined, changed, { resume: true }),
-      (e: Error) => e instanceof CheffError && /different train section \(lr changed\)/.test(e.message),
+      (e: Error) => e instanceof CheffError && /different train section \(batch_size, lr changed\)|different train section \(lr, batch_size changed\)/.test(e.message),
     );
 
     // Raising the step count of a finished run continues it.

@@ -709,6 +709,7 @@ Options:
   --sr-size N          side of the SR output in px (default 4 × --size)
   --sr-sampler NAME    ddim (default) or ddpm
   --sr-steps N         DDIM steps (default 100)
+  --sr-clip            DDIM: clamp each step's predicted x0 to [-1, 1] (see cheff upscale --help)
   --no-chain           skip the chain row, which runs SR a second time per image
   --seed N             seed of the SR noise (default 0; image i uses seed + i)
   --limit N            evaluate only the first N images (in name order)
@@ -736,6 +737,7 @@ async function runReconstruct(args: string[]): Promise<void> {
     "sr-sampler": { type: "string" },
     "sr-steps": { type: "string" },
     "no-chain": { type: "boolean" },
+    "sr-clip": { type: "boolean" },
     seed: { type: "string" },
     limit: { type: "string" },
     "save-outputs": { type: "string" },
@@ -759,8 +761,8 @@ async function runReconstruct(args: string[]): Promise<void> {
       throw new CheffError(`evaluate reconstruct: --${name} needs --sr FILE`);
     }
   }
-  if (sr === undefined && parsed.values["no-chain"]) {
-    throw new CheffError("evaluate reconstruct: --no-chain needs --sr FILE");
+  for (const flag of ["no-chain", "sr-clip"] as const) {
+    if (sr === undefined && parsed.values[flag]) throw new CheffError(`evaluate reconstruct: --${flag} needs --sr FILE`);
   }
   const srSize = stringOption(parsed, "sr-size") === undefined ? undefined : intOption(parsed, "sr-size", 0, 8);
   const superResolution = sr === undefined ? undefined : {
@@ -768,6 +770,7 @@ async function runReconstruct(args: string[]): Promise<void> {
     config: stringOption(parsed, "sr-config"),
     sampler: choiceOption(parsed, "sr-sampler", ["ddim", "ddpm"], "ddim"),
     ...(stringOption(parsed, "sr-steps") === undefined ? {} : { steps: intOption(parsed, "sr-steps", 100, 1) }),
+    ...(parsed.values["sr-clip"] === true ? { clip: true } : {}),
     seed: intOption(parsed, "seed", 0, 0),
   };
   const limit = intOption(parsed, "limit", Infinity, 1);

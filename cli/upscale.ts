@@ -25,7 +25,7 @@ export const upscaleCommand: Command = {
   name: "upscale",
   summary: "super-resolve images 4× with the SR diffusion model",
   help: `Usage: cheff upscale [INPUT...|-] --model CKPT [--config JSON] [--steps N] [--sampler ddim|ddpm]
-                     [--eta E] [--spacing exact|reference] [--seed S] [--size N] [--noise FILE]
+                     [--eta E] [--clip] [--spacing exact|reference] [--seed S] [--size N] [--noise FILE]
                      [--out FILE|DIR] [--bits 8|16] [--format png|dicom]
 
 Upscales radiographs with the SR3-style super-resolution diffusion model: each
@@ -46,6 +46,8 @@ Options:
   --sampler ddim|ddpm  ddim (default) or ancestral ddpm over all 2000 steps
   --steps N          DDIM steps (default 100)
   --eta E            DDIM eta: 0 deterministic (default), 1 as much noise as DDPM
+  --clip             DDIM: clamp each step's predicted x0 to [-1, 1] (the reference
+                     does not; it steadies briefly trained models)
   --spacing exact|reference
                      DDIM timesteps: exact gives N steps t = floor(i·2000/N) (default);
                      reference takes every floor(2000/N)-th step from 0, as the
@@ -72,6 +74,7 @@ Examples:
       steps: { type: "string" },
       sampler: { type: "string" },
       eta: { type: "string" },
+      clip: { type: "boolean" },
       spacing: { type: "string" },
       seed: { type: "string" },
       size: { type: "string" },
@@ -91,6 +94,7 @@ Examples:
       sampler,
       spacing: choiceOption(parsed, "spacing", ["exact", "reference"], "exact"),
       eta: numberOption(parsed, "eta", 0, 0, Infinity),
+      ...(parsed.values.clip === true ? { clip: true } : {}),
     };
     if (stringOption(parsed, "steps") !== undefined) {
       settings.steps = intOption(parsed, "steps", 100, 1, 2000);

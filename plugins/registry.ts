@@ -64,6 +64,7 @@ export const BUILTIN_SETTINGS: Record<string, Record<string, Record<string, Sett
       steps: { type: "integer", min: 1, max: 2000 },
       spacing: SPACING,
       eta: { type: "number", min: 0 },
+      clip: { type: "boolean" },
       size: { type: "integer", min: 4 },
     },
   },

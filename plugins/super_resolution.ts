@@ -36,7 +36,7 @@ export const DEFAULT_UPSCALE_SIZE = 1024;
 /**
  * Settings of `upscale`, as a pipeline file or the CLI gives them:
  * `model` (required), `config`, `sampler` ("ddim" | "ddpm"), `steps`, `eta`,
- * `spacing` ("exact" | "reference"), `seed`, `size` (output side), `noise`
+ * `spacing` ("exact" | "reference"), `clip` (DDIM: clamp x0 to [−1, 1]), `seed`, `size` (output side), `noise`
  * (a recorded-noise file) and `firstIndex` (the run index of the first image,
  * which picks its noise seed when a run is split into shards).
  */
@@ -47,6 +47,7 @@ export interface UpscaleSettings {
   steps?: number;
   eta?: number;
   spacing?: Spacing;
+  clip?: boolean;
   seed?: number;
   size?: number;
   noise?: string;
@@ -148,7 +149,14 @@ export function samplingSettings(settings: Record<string, unknown>, timesteps: n
   if (typeof eta !== "number" || !Number.isFinite(eta) || eta < 0) {
     throw new CheffError(`upscale: 'eta' is ${JSON.stringify(settings.eta)}, expected a number ≥ 0`);
   }
-  return { sampler, steps, eta, spacing };
+  const clip = settings.clip ?? false;
+  if (typeof clip !== "boolean") {
+    throw new CheffError(`upscale: 'clip' is ${JSON.stringify(settings.clip)}, expected true or false`);
+  }
+  if (clip && sampler === "ddpm") {
+    throw new CheffError("upscale: 'clip' applies to ddim; the ddpm sampler always clamps x0");
+  }
+  return { sampler, steps, eta, spacing, clip };
 }
 
 /** Converts image i of an [N, C, h, w] stream to one channel: itself, or ITU-R 601 luma of three. */
@@ -269,6 +277,7 @@ async function upscale(
     sampler: sampling.sampler,
     steps: plan.length,
     ...(sampling.sampler === "ddim" ? { eta: sampling.eta, spacing: sampling.spacing } : {}),
+    ...(sampling.clip ? { clip: true } : {}),
     ...(recorded ? { noise: noise.description } : { seed: seed + firstIndex }),
     size: [height, width],
   };

@@ -4,7 +4,10 @@
  * the training images, so the diffusion sees latents of unit variance (the
  * latent-diffusion recipe's "scale by std").
  *
- * Usage: deno run -A --config deno.json pipelines/builtin/latent_scale.ts AUTOENCODER INDEX.json [COUNT]
+ * Usage: deno run -A --config deno.json pipelines/builtin/latent_scale.ts AUTOENCODER INDEX.json [COUNT] [EXCLUDE.txt]
+ *
+ * EXCLUDE.txt lists held-out images (as the train section's `exclude` does):
+ * entries whose file name appears there are left out.
  */
 import { dirname, join } from "node:path";
 import { getGpu } from "../../gpu/device.ts";
@@ -12,15 +15,20 @@ import { Tensor } from "../../gpu/tensor.ts";
 import { imageToModelInput, loadImage } from "../../io/image/load.ts";
 import { loadAutoencoder } from "../../stages/autoencoder/load.ts";
 
-const [modelPath, indexPath, countText] = Deno.args;
+const [modelPath, indexPath, countText, excludePath] = Deno.args;
 if (!modelPath || !indexPath) {
-  console.error("usage: latent_scale.ts AUTOENCODER INDEX.json [COUNT]");
+  console.error("usage: latent_scale.ts AUTOENCODER INDEX.json [COUNT] [EXCLUDE.txt]");
   Deno.exit(2);
 }
 const gpu = await getGpu();
 const { model } = await loadAutoencoder(gpu, modelPath);
 const index = JSON.parse(Deno.readTextFileSync(indexPath)) as Record<string, { path: string }>;
-const entries = Object.values(index).slice(0, Number(countText ?? 128));
+const excluded = new Set(
+  excludePath ? Deno.readTextFileSync(excludePath).split("\n").map((line) => line.trim().split("/").pop()) : [],
+);
+const entries = Object.values(index)
+  .filter((entry) => !excluded.has(entry.path.split("/").pop()))
+  .slice(0, Number(countText ?? 128));
 const size = model.config.resolution;
 let sum = 0, sumSquares = 0, n = 0;
 for (const entry of entries) {

@@ -6,6 +6,9 @@
  *   x0 not clamped, ᾱ_prev = ᾱ[0] (not 1) at the last step:
  *   x0 = (x − √(1−ᾱ_t)·eps)/√ᾱ_t,
  *   x ← √ᾱ_prev·x0 + √(1 − ᾱ_prev − σ²)·eps + σ·z.
+ *   With `clip` (not the reference's behaviour, off by default) x0 is clamped to
+ *   [−1, 1] and eps recomputed from it, eps = (x − √ᾱ_t·x0)/√(1−ᾱ_t), which keeps
+ *   a model's eps errors at large t from being multiplied by 1/√ᾱ_t.
  * - Ancestral DDPM over all T steps, x0 clamped to [−1, 1] and the posterior
  *   variance floored at 1e-20: x0 = √(1/ᾱ)·x − √(1/ᾱ − 1)·eps, mean = c1·x0 + c2·x,
  *   x ← mean + exp(½·log β̃)·z, with no noise at t = 0.
@@ -32,9 +35,17 @@ export interface SamplingSettings {
   /** DDIM's η: 0 is deterministic, 1 adds the DDPM amount of noise. */
   eta: number;
   spacing: Spacing;
+  /** DDIM only: clamp each step's x0 to [−1, 1] (the reference does not). */
+  clip?: boolean;
 }
 
-export const DEFAULT_SAMPLING: SamplingSettings = { sampler: "ddim", steps: 100, eta: 0, spacing: "exact" };
+export const DEFAULT_SAMPLING: SamplingSettings = {
+  sampler: "ddim",
+  steps: 100,
+  eta: 0,
+  spacing: "exact",
+  clip: false,
+};
 
 /** One sampling step: the timestep passed to the network and what the update needs. */
 export interface PlannedStep {
@@ -67,19 +78,33 @@ export function planSampling(schedule: CosineSchedule, settings: SamplingSetting
   return steps;
 }
 
-/** Computes one DDIM update of x (on any device) from the predicted noise. `noise` is required when σ > 0. */
+/**
+ * Computes one DDIM update of x (on any device) from the predicted noise.
+ * `noise` is required when σ > 0. With `clip`, x0 is clamped to [−1, 1] and
+ * eps recomputed from it.
+ */
 export function ddimStep(
   x: Tensor,
   eps: Tensor,
   step: { alpha: number; alphaPrev: number; sigma: number },
   noise?: Tensor,
+  clip = false,
 ): Tensor {
   const { alpha, alphaPrev, sigma } = step;
   const sqrtAlpha = Math.sqrt(alpha);
-  const x0 = add(x, eps, 1 / sqrtAlpha, -Math.fround(Math.sqrt(Math.fround(1 - alpha))) / sqrtAlpha);
-  const direction = Math.sqrt(Math.max(0, 1 - alphaPrev - sigma * sigma));
-  const next = add(x0, eps, Math.sqrt(alphaPrev), direction);
+  const sqrtOneMinusAlpha = Math.fround(Math.sqrt(Math.fround(1 - alpha)));
+  let x0 = add(x, eps, 1 / sqrtAlpha, -sqrtOneMinusAlpha / sqrtAlpha);
+  let direction = eps;
+  if (clip) {
+    const raw = x0;
+    x0 = clamp(raw, -1, 1);
+    raw.release();
+    direction = add(x, x0, 1 / sqrtOneMinusAlpha, -sqrtAlpha / sqrtOneMinusAlpha);
+  }
+  const directionScale = Math.sqrt(Math.max(0, 1 - alphaPrev - sigma * sigma));
+  const next = add(x0, direction, Math.sqrt(alphaPrev), directionScale);
   x0.release();
+  if (direction !== eps) direction.release();
   if (sigma === 0) return next;
   if (!noise) throw new Error("ddimStep: σ > 0 needs noise");
   const noisy = add(next, noise, 1, sigma);
@@ -238,7 +263,9 @@ export async function sampleSuperResolution(
     const eps = model.forward(input, new Array(n).fill(step.t));
     input.release();
     const z = step.noisy ? draw((index) => noise.step(index, i, item)) : undefined;
-    const next = step.ddim ? ddimStep(x, eps, step.ddim, z) : ddpmStep(x, eps, step.t, schedule, z);
+    const next = step.ddim
+      ? ddimStep(x, eps, step.ddim, z, settings.clip === true)
+      : ddpmStep(x, eps, step.t, schedule, z);
     eps.release();
     z?.release();
     x.release();

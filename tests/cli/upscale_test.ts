@@ -196,6 +196,10 @@ kitTest("upscale CLI rejects bad inputs with one line", [SR, IO], async () => {
       [kit.path("low.safetensors"), "--model", SR, "--sampler", "ddpm", ...common],
       /ddpm sampler always takes all 2000 steps/,
     ],
+    [
+      [kit.path("low.safetensors"), "--model", SR, "--sampler", "ddpm", "--clip", ...common.slice(0, 2), "--out", kit.path("never.safetensors")],
+      /'clip' applies to ddim/,
+    ],
   ];
   for (const [args, pattern] of cases) {
     const run = await cheff(args);

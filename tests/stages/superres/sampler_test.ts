@@ -8,6 +8,7 @@ import { resizeBicubic } from "../../../kernels/resize.ts";
 import { srCosineSchedule } from "../../../stages/schedules/cosine.ts";
 import { loadSuperResolution } from "../../../stages/superres/load.ts";
 import {
+  ddimStep,
   ddpmStep,
   philoxNoise,
   planSampling,
@@ -184,4 +185,24 @@ kitTest("DDIM samples reproduce ddim.sample and ddim_eta1.sample on the GPU", [S
   }
   upsampled.release();
   model.release();
+});
+
+Deno.test("DDIM step with clip clamps x0 and recomputes eps", () => {
+  const step = { alpha: 0.01, alphaPrev: 0.2, sigma: 0 };
+  const x = Tensor.host([1, 1, 2, 2], Float32Array.of(0.5, -0.3, 0.05, 0.9));
+  const eps = Tensor.host([1, 1, 2, 2], Float32Array.of(0.1, 0.2, 0.05, -0.4));
+  const clipped = ddimStep(x, eps, step, undefined, true).data;
+  const plain = ddimStep(x, eps, step).data;
+  const a = Math.sqrt(step.alpha), b = Math.sqrt(1 - step.alpha);
+  for (let i = 0; i < 4; i++) {
+    const x0 = (x.data[i] - b * eps.data[i]) / a;
+    const kept = Math.min(1, Math.max(-1, x0));
+    const recomputed = (x.data[i] - a * kept) / b;
+    const expected = Math.sqrt(step.alphaPrev) * kept + Math.sqrt(1 - step.alphaPrev) * recomputed;
+    assert.ok(Math.abs(clipped[i] - expected) < 1e-5, `clipped ${i}: ${clipped[i]} vs ${expected}`);
+    const unclipped = Math.sqrt(step.alphaPrev) * x0 + Math.sqrt(1 - step.alphaPrev) * eps.data[i];
+    assert.ok(Math.abs(plain[i] - unclipped) < 1e-5, `plain ${i}: ${plain[i]} vs ${unclipped}`);
+  }
+  // x0 leaves [-1, 1] for these values, so clipping changes the result.
+  assert.ok(Math.abs(clipped[0] - plain[0]) > 0.1);
 });

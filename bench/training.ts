@@ -19,7 +19,8 @@ async function tinyIndex(folder: string): Promise<string> {
   for (let i = 0; i < 16; i++) {
     const id = String(i).padStart(6, "0");
     await Deno.copyFile(join(REPO, "tests/fixtures/images/nih_00000001_001_64.png"), join(folder, `${id}.png`));
-    index[id] = { path: `${id}.png`, key: id };
+    // A finding text, as the finding-conditioned pipeline needs one per image.
+    index[id] = { path: `${id}.png`, key: id, report: i % 2 === 0 ? "no finding" : "cardiomegaly, effusion" };
   }
   const path = join(folder, "index.json");
   await Deno.writeTextFile(path, JSON.stringify(index));
@@ -60,6 +61,11 @@ export const benches = {
   "train-ae-finetune": () =>
     trainingThroughput("pipelines/builtin/autoencoder-finetune.json", "built-in autoencoder fine-tuning step, 64 px"),
   "train-ldm": () => trainingThroughput("pipelines/builtin/ldm-uncond.json", "built-in latent U-Net training step, 16×16"),
+  "train-ldm-findings": () =>
+    trainingThroughput(
+      "pipelines/builtin/ldm-findings.json",
+      "built-in finding-conditioned latent U-Net and text encoder training step, 16×16",
+    ),
   "train-sr": () =>
     trainingThroughput("pipelines/builtin/sr.json", "built-in super-resolution training step, 64 px crops of 256 px"),
 };

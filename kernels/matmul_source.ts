@@ -1,7 +1,7 @@
 /**
  * Generates the WGSL of the vec4 matmul entry points. Each invocation keeps a
  * rows × cols block of C in vec4 registers, so its code is the same statement
- * repeated per row and per column group; writing it out here keeps
+ * repeated per row and per column group. Generating it here keeps
  * kernels/wgsl/matmul.wgsl to the declarations, helpers and the scalar kernel.
  *
  * Entry points (see matmul.wgsl for the layouts each accepts):

@@ -17,8 +17,10 @@ Deno.test("crop corners are seeded draws inside the image", () => {
   assert.deepEqual(a.crops, b.crops);
   assert.equal(a.crops!.length, 4);
   for (const [top, left] of a.crops!) {
-    assert.ok(top >= 0 && top <= 6, `top ${top}`);
-    assert.ok(left >= 0 && left <= 6, `left ${left}`);
+    assert.ok(top >= 0, `top ${top}`);
+    assert.ok(top <= 6, `top ${top}`);
+    assert.ok(left >= 0, `left ${left}`);
+    assert.ok(left <= 6, `left ${left}`);
   }
   // Crops add a stream: eps and t are those of a run without crops.
   const whole = drawSuperResolutionNoise(3, 7, [0, 1, 2, 50], 16, 100);

@@ -196,9 +196,9 @@ Deno.test("DDIM step with clip clamps x0 and recomputes eps", () => {
   const a = Math.sqrt(step.alpha), b = Math.sqrt(1 - step.alpha);
   for (let i = 0; i < 4; i++) {
     const x0 = (x.data[i] - b * eps.data[i]) / a;
-    const kept = Math.min(1, Math.max(-1, x0));
-    const recomputed = (x.data[i] - a * kept) / b;
-    const expected = Math.sqrt(step.alphaPrev) * kept + Math.sqrt(1 - step.alphaPrev) * recomputed;
+    const clampedX0 = Math.min(1, Math.max(-1, x0));
+    const recomputed = (x.data[i] - a * clampedX0) / b;
+    const expected = Math.sqrt(step.alphaPrev) * clampedX0 + Math.sqrt(1 - step.alphaPrev) * recomputed;
     assert.ok(Math.abs(clipped[i] - expected) < 1e-5, `clipped ${i}: ${clipped[i]} vs ${expected}`);
     const unclipped = Math.sqrt(step.alphaPrev) * x0 + Math.sqrt(1 - step.alphaPrev) * eps.data[i];
     assert.ok(Math.abs(plain[i] - unclipped) < 1e-5, `plain ${i}: ${plain[i]} vs ${unclipped}`);

@@ -29,7 +29,9 @@ Options:
                         -1 (uncertain) or blank → 0
   --label-columns A,B   label columns in class_label order (default: every column
                         but the key column)
-  --overwrite           replace an existing index.json and classes.json
+  --overwrite           replace an existing index.json and classes.json; without
+                        --labels, a classes.json left from an earlier index is
+                        removed
 
 Example:
   cheff index scans/ --reports reports.csv --key-column image --text-column findings
@@ -88,6 +90,9 @@ export const indexCommand: Command = {
     }
     if (written.synthetic.length > 0) {
       warn(syntheticWarning(folder, written.synthetic.map((path) => join(folder, path)), count));
+    }
+    if (written.removedClasses !== undefined) {
+      warn(`index: removed ${written.removedClasses}, left from an earlier index with --labels`);
     }
     if (!parsed.values.quiet) console.error(`index: ${count} images listed in ${join(folder, "index.json")}`);
   },

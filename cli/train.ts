@@ -18,6 +18,10 @@ Trains the autoencoder, a latent-diffusion U-Net (with its text encoder when
 report-conditioned) or the super-resolution U-Net, as the pipeline file's
 "train" section says (recipe, starting model or config, data, batch size,
 steps, learning rate, optimizer, EMA, seed, save_every, output folder).
+Autoencoder fine-tuning may freeze the encoder ("train_encoder": false) and
+use a squared-error reconstruction term ("reconstruction_loss": "l2"); any
+recipe may lower its learning rate at steps ("lr_milestones": [400],
+"lr_gamma": 0.25).
 
 Every save_every steps, and at the end, the output folder gets:
   state.safetensors  parameters, optimizer moments, EMA, step, data position

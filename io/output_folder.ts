@@ -2,10 +2,11 @@
  * Output folders that a failed run takes back. A command creates its output
  * folder (and any missing parents) through createOutputFolder, and on failure
  * calls removeCreatedFolders, which removes only the folders this call created
- * and only while they are empty. A folder that existed before, or that
- * contains any file, is left as it is.
+ * and only while they are empty; withOutputFolder does both around a piece of
+ * work. A folder that existed before, or that contains any file, is left as it is.
  */
 import { dirname, resolve } from "node:path";
+import { CheffError } from "./errors.ts";
 
 export interface CreatedFolder {
   /** The folder as the caller named it. */
@@ -40,6 +41,23 @@ export async function removeCreatedFolders(folder: CreatedFolder): Promise<void>
     } catch {
       return;
     }
+  }
+}
+
+/**
+ * Runs `work` in the output folder `path`, created if needed. When `work` throws,
+ * the folders this call created are removed again (only while empty) and the
+ * error is rethrown.
+ */
+export async function withOutputFolder<T>(path: string, work: () => Promise<T>): Promise<T> {
+  const created = await createOutputFolder(path).catch((error) => {
+    throw new CheffError(`${path}: output folder cannot be created (${(error as Error).message})`);
+  });
+  try {
+    return await work();
+  } catch (error) {
+    await removeCreatedFolders(created);
+    throw error;
   }
 }
 

@@ -83,7 +83,7 @@ const CONV_TRANSPOSE_LAYOUT: ParamLayout = [
   ["y_offset", "u32"],
 ];
 
-function pair(
+export function pair(
   op: string,
   name: string,
   value: number | [number, number] | undefined,
@@ -102,7 +102,7 @@ function pair(
   return v;
 }
 
-function conv2dPadding(value: Conv2dOptions["padding"]): [number, number, number, number] {
+export function conv2dPadding(value: Conv2dOptions["padding"]): [number, number, number, number] {
   const v = value === undefined
     ? [0, 0, 0, 0]
     : typeof value === "number"
@@ -118,14 +118,28 @@ function conv2dPadding(value: Conv2dOptions["padding"]): [number, number, number
   return v as [number, number, number, number];
 }
 
-function checkRank4(op: string, name: string, t: Tensor): void {
-  if (t.shape.length !== 4) throw new Error(`${op}: ${name} must have rank 4, got ${shapeString(t.shape)}`);
-}
-
-function checkBias(op: string, b: Tensor | undefined, channels: number): void {
-  if (b && (b.shape.length !== 1 || b.shape[0] !== channels)) {
-    throw new Error(`${op}: bias must have shape [${channels}], got ${shapeString(b.shape)}`);
+/**
+ * Checks a convolution's input [N, C, H, W], weight (conv2d: [O, C, kh, kw];
+ * transposed: [C, O, kh, kw]) and bias [O], and returns their sizes.
+ */
+function convOperands(op: string, x: Tensor, w: Tensor, b: Tensor | undefined, transposed: boolean) {
+  for (const [name, t] of [["input", x], ["weight", w]] as const) {
+    if (t.shape.length !== 4) throw new Error(`${op}: ${name} must have rank 4, got ${shapeString(t.shape)}`);
   }
+  const [N, C, H, W] = x.shape;
+  const [wc, O] = transposed ? [w.shape[0], w.shape[1]] : [w.shape[1], w.shape[0]];
+  const [KH, KW] = [w.shape[2], w.shape[3]];
+  if (wc !== C) {
+    throw new Error(
+      `${op}: weight ${shapeString(w.shape)} expects ${wc} input channels, input ${
+        shapeString(x.shape)
+      } has ${C}`,
+    );
+  }
+  if (b && (b.shape.length !== 1 || b.shape[0] !== O)) {
+    throw new Error(`${op}: bias must have shape [${O}], got ${shapeString(b.shape)}`);
+  }
+  return { N, C, H, W, O, KH, KW };
 }
 
 /**
@@ -134,18 +148,7 @@ function checkBias(op: string, b: Tensor | undefined, channels: number): void {
  * [N, O, OH, OW] with OH = ⌊(H + top + bottom − kh) / stride⌋ + 1 (likewise OW).
  */
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, options: Conv2dOptions = {}): Tensor {
-  checkRank4("conv2d", "input", x);
-  checkRank4("conv2d", "weight", w);
-  const [N, C, H, W] = x.shape;
-  const [O, wc, KH, KW] = w.shape;
-  if (wc !== C) {
-    throw new Error(
-      `conv2d: weight ${shapeString(w.shape)} expects ${wc} input channels, input ${
-        shapeString(x.shape)
-      } has ${C}`,
-    );
-  }
-  checkBias("conv2d", b, O);
+  const { N, C, H, W, O, KH, KW } = convOperands("conv2d", x, w, b, false);
   const [SH, SW] = pair("conv2d", "stride", options.stride, 1);
   if (SH === 0 || SW === 0) throw new Error("conv2d: stride must be at least 1");
   const [PT, PB, PL, PR] = conv2dPadding(options.padding);
@@ -223,18 +226,7 @@ export function convTranspose2d(
   b: Tensor | undefined,
   options: ConvTranspose2dOptions = {},
 ): Tensor {
-  checkRank4("convTranspose2d", "input", x);
-  checkRank4("convTranspose2d", "weight", w);
-  const [N, C, H, W] = x.shape;
-  const [wc, O, KH, KW] = w.shape;
-  if (wc !== C) {
-    throw new Error(
-      `convTranspose2d: weight ${shapeString(w.shape)} expects ${wc} input channels, input ${
-        shapeString(x.shape)
-      } has ${C}`,
-    );
-  }
-  checkBias("convTranspose2d", b, O);
+  const { N, C, H, W, O, KH, KW } = convOperands("convTranspose2d", x, w, b, true);
   const [SH, SW] = pair("convTranspose2d", "stride", options.stride, 1);
   if (SH === 0 || SW === 0) throw new Error("convTranspose2d: stride must be at least 1");
   const [PT, PL] = pair("convTranspose2d", "padding", options.padding, 0);
@@ -431,7 +423,86 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-/** Plain loops over output, input channel and kernel taps, in float64. */
+/**
+ * Sizes of one convolution: input [N, C, H, W], output [N, O, OH, OW], a KH × KW
+ * kernel, stride SH × SW, and the top and left padding PT, PL.
+ */
+export interface ConvDims {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  OH: number;
+  OW: number;
+  KH: number;
+  KW: number;
+  SH: number;
+  SW: number;
+  PT: number;
+  PL: number;
+}
+
+/**
+ * Visits every tap of a convolution as the flat indices (x, y, w) of the input
+ * pixel, the output pixel and the weight it pairs. conv2d: y[n, o, oy, ox] reads
+ * x[n, c, oy·SH − PT + ky, ox·SW − PL + kx] through w[o, c, ky, kx]. Transposed:
+ * x[n, c, iy, ix] adds into y[n, o, iy·SH − PT + ky, ix·SW − PL + kx] through
+ * w[c, o, ky, kx]. Taps that fall outside the image are skipped. The host
+ * references and the host weight gradients are all sums over these taps.
+ */
+export function forEachTap(
+  d: ConvDims,
+  transposed: boolean,
+  visit: (xi: number, yi: number, wi: number) => void,
+): void {
+  const { N, C, H, W, O, OH, OW, KH, KW, SH, SW, PT, PL } = d;
+  if (!transposed) {
+    for (let n = 0; n < N; n++) {
+      for (let o = 0; o < O; o++) {
+        for (let oy = 0; oy < OH; oy++) {
+          for (let ox = 0; ox < OW; ox++) {
+            const yi = ((n * O + o) * OH + oy) * OW + ox;
+            for (let c = 0; c < C; c++) {
+              for (let ky = 0; ky < KH; ky++) {
+                const iy = oy * SH - PT + ky;
+                if (iy < 0 || iy >= H) continue;
+                for (let kx = 0; kx < KW; kx++) {
+                  const ix = ox * SW - PL + kx;
+                  if (ix < 0 || ix >= W) continue;
+                  visit(((n * C + c) * H + iy) * W + ix, yi, ((o * C + c) * KH + ky) * KW + kx);
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    return;
+  }
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < C; c++) {
+      for (let iy = 0; iy < H; iy++) {
+        for (let ix = 0; ix < W; ix++) {
+          const xi = ((n * C + c) * H + iy) * W + ix;
+          for (let o = 0; o < O; o++) {
+            for (let ky = 0; ky < KH; ky++) {
+              const oy = iy * SH - PT + ky;
+              if (oy < 0 || oy >= OH) continue;
+              for (let kx = 0; kx < KW; kx++) {
+                const ox = ix * SW - PL + kx;
+                if (ox < 0 || ox >= OW) continue;
+                visit(xi, ((n * O + o) * OH + oy) * OW + ox, ((c * O + o) * KH + ky) * KW + kx);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Plain sums over conv2d's taps, in float64. */
 export function conv2dReference(
   x: Tensor,
   w: Tensor,
@@ -443,31 +514,12 @@ export function conv2dReference(
 ): Tensor {
   const [N, C, H, W] = x.shape;
   const [O, , KH, KW] = w.shape;
-  const y = Tensor.host([N, O, OH, OW]);
-  const xv = x.data, wv = w.data, yv = y.data;
-  for (let n = 0; n < N; n++) {
-    for (let o = 0; o < O; o++) {
-      for (let oy = 0; oy < OH; oy++) {
-        for (let ox = 0; ox < OW; ox++) {
-          let sum = b ? b.data[o] : 0;
-          for (let c = 0; c < C; c++) {
-            for (let ky = 0; ky < KH; ky++) {
-              const iy = oy * SH - PT + ky;
-              if (iy < 0 || iy >= H) continue;
-              for (let kx = 0; kx < KW; kx++) {
-                const ix = ox * SW - PL + kx;
-                if (ix < 0 || ix >= W) continue;
-                sum += xv[((n * C + c) * H + iy) * W + ix] * wv[((o * C + c) * KH + ky) * KW + kx];
-              }
-            }
-          }
-          const i = ((n * O + o) * OH + oy) * OW + ox;
-          yv[i] = sum + (residual ? residual.data[i] : 0);
-        }
-      }
-    }
-  }
-  return y;
+  const sums = new Float64Array(N * O * OH * OW);
+  const xv = x.data, wv = w.data;
+  forEachTap({ N, C, H, W, O, OH, OW, KH, KW, SH, SW, PT, PL }, false, (xi, yi, wi) => {
+    sums[yi] += xv[xi] * wv[wi];
+  });
+  return referenceOutput(sums, [N, O, OH, OW], b, residual);
 }
 
 /** Scatter form of the definition: each input pixel adds its weighted kernel into the output. */
@@ -483,30 +535,19 @@ export function convTranspose2dReference(
   const [, O, KH, KW] = w.shape;
   const sums = new Float64Array(N * O * OH * OW);
   const xv = x.data, wv = w.data;
-  for (let n = 0; n < N; n++) {
-    for (let c = 0; c < C; c++) {
-      for (let iy = 0; iy < H; iy++) {
-        for (let ix = 0; ix < W; ix++) {
-          const v = xv[((n * C + c) * H + iy) * W + ix];
-          for (let o = 0; o < O; o++) {
-            for (let ky = 0; ky < KH; ky++) {
-              const oy = iy * SH - PT + ky;
-              if (oy < 0 || oy >= OH) continue;
-              for (let kx = 0; kx < KW; kx++) {
-                const ox = ix * SW - PL + kx;
-                if (ox < 0 || ox >= OW) continue;
-                sums[((n * O + o) * OH + oy) * OW + ox] += v * wv[((c * O + o) * KH + ky) * KW + kx];
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-  const y = Tensor.host([N, O, OH, OW]);
+  forEachTap({ N, C, H, W, O, OH, OW, KH, KW, SH, SW, PT, PL }, true, (xi, yi, wi) => {
+    sums[yi] += xv[xi] * wv[wi];
+  });
+  return referenceOutput(sums, [N, O, OH, OW], b);
+}
+
+/** Builds the host output [N, O, OH, OW]: the tap sums plus each channel's bias and the residual. */
+function referenceOutput(sums: Float64Array, shape: number[], b?: Tensor, residual?: Tensor): Tensor {
+  const [, O, OH, OW] = shape;
+  const y = Tensor.host(shape);
   for (let i = 0; i < sums.length; i++) {
     const o = Math.floor(i / (OH * OW)) % O;
-    y.data[i] = sums[i] + (b ? b.data[o] : 0);
+    y.data[i] = sums[i] + (b ? b.data[o] : 0) + (residual ? residual.data[i] : 0);
   }
   return y;
 }

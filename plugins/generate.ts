@@ -26,7 +26,7 @@ import { checkWritable, writeFileAtomic } from "../io/files.ts";
 import type { HistoryEntry, Stream } from "../io/stream.ts";
 import { readImageInputs, writeImageOutputs } from "../io/image/streams.ts";
 import { readPngText } from "../io/image/write.ts";
-import { createOutputFolder, removeCreatedFolders } from "../io/output_folder.ts";
+import { withOutputFolder } from "../io/output_folder.ts";
 import type { RunContext } from "./context.ts";
 import type { Pipeline } from "./pipeline.ts";
 import { BUILTIN_PLUGINS } from "./registry.ts";
@@ -138,15 +138,7 @@ export interface GenerateOptions {
  */
 export async function runGeneration(pipeline: Pipeline, context: RunContext, options: GenerateOptions = {}): Promise<ManifestEntry[]> {
   const dir = pipeline.output.dir;
-  const created = await createOutputFolder(dir).catch((error) => {
-    throw new CheffError(`${dir}: output folder cannot be created (${(error as Error).message})`);
-  });
-  try {
-    return await generateInto(dir, pipeline, context, options);
-  } catch (error) {
-    await removeCreatedFolders(created);
-    throw error;
-  }
+  return await withOutputFolder(dir, () => generateInto(dir, pipeline, context, options));
 }
 
 async function generateInto(

@@ -9,7 +9,7 @@
  */
 import { join } from "node:path";
 import { CheffError } from "../io/errors.ts";
-import { checkWritable, writeFileAtomic } from "../io/files.ts";
+import { checkWritable, fileSize, writeFileAtomic } from "../io/files.ts";
 import {
   fileStem,
   IMAGE_EXTENSIONS,
@@ -169,13 +169,15 @@ export async function buildFolderIndex(folder: string, options: FolderIndexOptio
 /**
  * Writes `<folder>/index.json`, and `<folder>/classes.json` (the label column
  * names) when labels were given. An existing file is rejected unless
- * `overwrite` is set.
+ * `overwrite` is set. Replacing an index without labels removes a
+ * classes.json left from an earlier labelled one, since it no longer
+ * describes any class_label; `removedClasses` then names it.
  */
 export async function writeFolderIndex(
   folder: string,
   options: FolderIndexOptions,
   overwrite: boolean,
-): Promise<FolderIndex> {
+): Promise<FolderIndex & { removedClasses?: string }> {
   const built = await buildFolderIndex(folder, options);
   const indexPath = join(folder, "index.json");
   const classesPath = join(folder, "classes.json");
@@ -187,6 +189,11 @@ export async function writeFolderIndex(
   if (built.classNames !== undefined) {
     const classes = JSON.stringify(built.classNames, null, 2) + "\n";
     await writeFileAtomic(classesPath, new TextEncoder().encode(classes), { overwrite });
+    return built;
+  }
+  if (overwrite && fileSize(classesPath) !== undefined) {
+    await Deno.remove(classesPath);
+    return { ...built, removedClasses: classesPath };
   }
   return built;
 }

@@ -24,7 +24,7 @@ import type { Plan, PlannedImage } from "./adapters/types.ts";
 import type { DatasetConfig, PrepareConfig } from "./config.ts";
 import { defaultCodec, type ImageCodec } from "./codec.ts";
 import { formatId, imagePathFor, type Index, writeIndex } from "./index_file.ts";
-import { createOutputFolder, removeCreatedFolders } from "../io/output_folder.ts";
+import { withOutputFolder } from "../io/output_folder.ts";
 import { runPool } from "./pool.ts";
 import { indexFileName, inShard, mergeShards, type Shard, skippedLogName } from "./shard.ts";
 
@@ -133,14 +133,10 @@ async function prepareDataset(
   const shardText = options.shard ? ` (shard ${options.shard.index}/${options.shard.count})` : "";
   log(`${dataset.name}: ${images.length} images selected, ${positions.length} in this run${shardText}`);
 
-  const created = await createOutputFolder(folder);
-  try {
+  return await withOutputFolder(folder, async () => {
     await writeFileAtomic(join(folder, "prepare.json"), new TextEncoder().encode(settings), { overwrite: true });
     return await convertPlan(config, dataset, codec, options, log, { folder, plan, images, positions, skipLines });
-  } catch (error) {
-    await removeCreatedFolders(created);
-    throw error;
-  }
+  });
 }
 
 /** Converts the planned images of this run into `folder` and writes its index, skipped.log and classes.json. */

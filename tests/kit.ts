@@ -22,7 +22,8 @@ export function dataPath(name: string): string {
   return join(DATA_DIR, name);
 }
 
-function exists(path: string): boolean {
+/** Returns whether a file or folder exists at `path`. */
+export function exists(path: string): boolean {
   try {
     Deno.statSync(path);
     return true;

@@ -97,6 +97,16 @@ export function warmupLr(lr: number, step: number, warmupSteps: number): number 
   return lr * Math.min(1, (step + 1) / warmupSteps);
 }
 
+/**
+ * Scales the learning rate of step `step` (from 0) by `gamma` once for each
+ * milestone it has reached, as PyTorch's MultiStepLR does: with milestones
+ * [400] and gamma 0.25, steps 0…399 use lr and step 400 onwards lr / 4.
+ */
+export function milestoneLr(lr: number, step: number, milestones: readonly number[], gamma: number): number {
+  const reached = milestones.filter((milestone) => step >= milestone).length;
+  return lr * gamma ** reached;
+}
+
 /** The saved form of an optimizer: step count and both moments per parameter. */
 export interface OptimizerState {
   step: number;

@@ -50,11 +50,22 @@ export interface TrainSettings {
   eps: number;
   weightDecay: number;
   warmupSteps: number;
+  /** Steps at which the learning rate is multiplied by `lrGamma` (undefined: none). */
+  lrMilestones?: number[];
+  lrGamma?: number;
   /** Maximum global gradient norm; 0 turns clipping off. */
   clipGradNorm: number;
   ema: boolean;
   emaDecay: number;
   klWeight: number;
+  /**
+   * Autoencoder: whether the encoder (and quant_conv) is trained. When false only
+   * post_quant_conv and the decoder learn, so the latents a latent-diffusion model
+   * was trained on stay exactly as they were (undefined: trained).
+   */
+  trainEncoder?: boolean;
+  /** Autoencoder: the reconstruction term, "l1" (the reference's) or "l2" (undefined: l1). */
+  reconstructionLoss?: "l1" | "l2";
   seed: number;
   saveEvery: number;
   flip: boolean;
@@ -95,10 +106,14 @@ const FIELDS = new Set([
   "eps",
   "weight_decay",
   "warmup_steps",
+  "lr_milestones",
+  "lr_gamma",
   "clip_grad_norm",
   "ema",
   "ema_decay",
   "kl_weight",
+  "train_encoder",
+  "reconstruction_loss",
   "seed",
   "save_every",
   "flip",
@@ -184,6 +199,20 @@ export function parseTrainPipeline(
     if (typeof v !== "boolean") fail(`$.train.${key}`, `expected true or false, got ${JSON.stringify(v)}`);
     return v as boolean;
   };
+  const milestones = (v: unknown): number[] => {
+    const valid = Array.isArray(v) &&
+      v.every((step, i) => Number.isInteger(step) && step >= 1 && (i === 0 || step > v[i - 1]));
+    if (!valid) {
+      fail("$.train.lr_milestones", `expected increasing step numbers ≥ 1, got ${JSON.stringify(v)}`);
+    }
+    return v as number[];
+  };
+  const reconstructionLoss = (v: unknown): "l1" | "l2" => {
+    if (v !== "l1" && v !== "l2") {
+      fail("$.train.reconstruction_loss", `expected "l1" or "l2", got ${JSON.stringify(v)}`);
+    }
+    return v as "l1" | "l2";
+  };
   const modelPath = (key: string): string | undefined => {
     const name = string(key, false);
     if (name === undefined) return undefined;
@@ -240,10 +269,20 @@ export function parseTrainPipeline(
     eps: number("eps", 1e-8, positive, "a positive number"),
     weightDecay: number("weight_decay", optimizer === "adamw" ? 0.01 : 0, nonNegative, "a number ≥ 0"),
     warmupSteps: integer("warmup_steps", 0, 0),
+    // Both absent unless set, so the hash of runs made before they existed is unchanged.
+    lrMilestones: t.lr_milestones === undefined ? undefined : milestones(t.lr_milestones),
+    lrGamma: t.lr_gamma === undefined
+      ? undefined
+      : number("lr_gamma", undefined, positive, "a positive number"),
     clipGradNorm: number("clip_grad_norm", 0, nonNegative, "a number ≥ 0 (0 turns clipping off)"),
     ema: boolean("ema", recipe === "latent-diffusion"),
     emaDecay: number("ema_decay", 0.9999, (v) => v > 0 && v < 1, "a number in (0, 1)"),
     klWeight: number("kl_weight", 1e-6, nonNegative, "a number ≥ 0"),
+    // Absent unless set, so the hash of runs made before it existed is unchanged.
+    trainEncoder: t.train_encoder === undefined ? undefined : boolean("train_encoder", true),
+    reconstructionLoss: t.reconstruction_loss === undefined
+      ? undefined
+      : reconstructionLoss(t.reconstruction_loss),
     seed: integer("seed", 0, 0),
     saveEvery: integer("save_every", 100, 1),
     flip: boolean("flip", false),
@@ -253,10 +292,27 @@ export function parseTrainPipeline(
     shaping: {},
   } as TrainSettings;
   if (settings.cropSize !== undefined) {
-    if (recipe !== "super-resolution") fail("$.train.crop_size", "only the super-resolution recipe trains on crops");
-    if (settings.cropSize > settings.imageSize) {
-      fail("$.train.crop_size", `expected at most image_size (${settings.imageSize}), got ${settings.cropSize}`);
+    if (recipe !== "super-resolution") {
+      fail("$.train.crop_size", "only the super-resolution recipe trains on crops");
     }
+    if (settings.cropSize > settings.imageSize) {
+      fail(
+        "$.train.crop_size",
+        `expected at most image_size (${settings.imageSize}), got ${settings.cropSize}`,
+      );
+    }
+  }
+  if (settings.trainEncoder !== undefined && recipe !== "autoencoder") {
+    fail("$.train.train_encoder", "only the autoencoder recipe has an encoder to train or freeze");
+  }
+  if ((settings.lrMilestones === undefined) !== (settings.lrGamma === undefined)) {
+    fail(
+      settings.lrMilestones === undefined ? "$.train.lr_milestones" : "$.train.lr_gamma",
+      "lr_milestones and lr_gamma go together: the steps at which the learning rate is multiplied by lr_gamma",
+    );
+  }
+  if (settings.reconstructionLoss !== undefined && recipe !== "autoencoder") {
+    fail("$.train.reconstruction_loss", "only the autoencoder recipe has a reconstruction loss");
   }
   // Paths stay out of the hash, so a run folder or dataset that moved still resumes.
   const {

@@ -14,11 +14,11 @@ import { join } from "node:path";
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { CheffError } from "../io/errors.ts";
-import { createOutputFolder, type CreatedFolder, removeCreatedFolders } from "../io/output_folder.ts";
+import { type CreatedFolder, createOutputFolder, removeCreatedFolders } from "../io/output_folder.ts";
 import { Tape } from "./autograd.ts";
 import { TrainingData } from "./data.ts";
 import { Ema } from "./ema.ts";
-import { Adam, clearDerived, clipGradNorm, ParameterStore, warmupLr } from "./optim.ts";
+import { Adam, clearDerived, clipGradNorm, milestoneLr, ParameterStore, warmupLr } from "./optim.ts";
 import type { TrainSettings } from "./pipeline.ts";
 import { createSetup } from "./setup.ts";
 import { loadState, saveState, writeModelFile } from "./state.ts";
@@ -70,7 +70,9 @@ export async function runTraining(
       `${settings.output}: contains a training state at step ${saved.info.step}; pass --resume to continue it or choose another output folder`,
     );
   }
-  if (saved && saved.info.settingsHash !== settings.hash && saved.info.settingsHash !== settings.hashWithSteps) {
+  if (
+    saved && saved.info.settingsHash !== settings.hash && saved.info.settingsHash !== settings.hashWithSteps
+  ) {
     const changed = saved.info.settings ? differingFields(saved.info.settings, settings.shaping) : [];
     const changedText = changed.length > 0 ? ` (${changed.join(", ")} changed)` : "";
     throw new CheffError(
@@ -78,7 +80,9 @@ export async function runTraining(
     );
   }
 
-  if (!saved && options.resume) options.note?.(`${settings.output}: no saved state to resume; starting at step 0`);
+  if (!saved && options.resume) {
+    options.note?.(`${settings.output}: no saved state to resume; starting at step 0`);
+  }
 
   const setup = await createSetup(gpu, settings);
   let createdOutput: CreatedFolder | undefined;
@@ -181,7 +185,12 @@ export async function runTraining(
       const gradNorm = settings.clipGradNorm > 0
         ? clipGradNorm(grads, settings.clipGradNorm)
         : globalNorm(grads);
-      optimizer.lr = warmupLr(settings.lr, step, settings.warmupSteps);
+      optimizer.lr = milestoneLr(
+        warmupLr(settings.lr, step, settings.warmupSteps),
+        step,
+        settings.lrMilestones ?? [],
+        settings.lrGamma ?? 1,
+      );
       optimizer.apply(grads);
       ema?.update(store.values);
       step++;

@@ -185,7 +185,16 @@ async function autoencoderSetup(gpu: Gpu | undefined, settings: TrainSettings): 
   }
   const network = new Autoencoder(config, weights);
   const raw = await rawConfig(settings, configSource);
-  const trainable = tensorsOf(weights, "");
+  // A frozen encoder keeps the latents as they are: its weights are exported unchanged, and each
+  // image's posterior is computed once (unless flips make one image two inputs).
+  const frozen = settings.trainEncoder === false
+    ? (name: string) => /^(encoder|quant_conv)\./.test(name)
+    : () => false;
+  const trainable = tensorsOf(weights, "", frozen);
+  const frozenValues = await hostValues(tensorsOf(weights, "", (name) => !frozen(name)), "");
+  const posteriors = settings.trainEncoder === false && !settings.flip
+    ? new PosteriorCache(gpu, network)
+    : undefined;
   return {
     trainable,
     emaNames: settings.ema ? [...trainable.keys()] : [],
@@ -194,12 +203,17 @@ async function autoencoderSetup(gpu: Gpu | undefined, settings: TrainSettings): 
     requireReports: false,
     async step(tape, batch, step) {
       const images = imageTensor(gpu, batch);
+      const frozenEncoder = settings.trainEncoder !== false
+        ? undefined
+        : posteriors
+        ? await posteriors.encoderFor(batch)
+        : network;
       const result = await autoencoderStep(
         tape,
         network,
         images,
         (latentSize) => drawPosteriorNoise(settings.seed, step, imageIndices(batch), latentSize),
-        settings.klWeight,
+        { klWeight: settings.klWeight, reconstructionLoss: settings.reconstructionLoss, frozenEncoder },
       );
       images.release();
       return {
@@ -209,7 +223,8 @@ async function autoencoderSetup(gpu: Gpu | undefined, settings: TrainSettings): 
       };
     },
     exportModel(params) {
-      return { tensors: withValues(trainable, params, trainable.keys()), config: raw };
+      const tensors = new Map([...frozenValues, ...withValues(trainable, params, trainable.keys())]);
+      return { tensors, config: raw };
     },
     release: () => weights.release(),
   };
@@ -366,7 +381,9 @@ async function superResolutionSetup(gpu: Gpu | undefined, settings: TrainSetting
   const factor = 2 ** (config.dimMults.length - 1);
   if (cropSize !== undefined && cropSize % factor !== 0) {
     throw new CheffError(
-      `$.train.crop_size: the network halves the image ${config.dimMults.length - 1} times, so a crop side must be a multiple of ${factor}; got ${cropSize}, set crop_size to a multiple of ${factor}`,
+      `$.train.crop_size: the network halves the image ${
+        config.dimMults.length - 1
+      } times, so a crop side must be a multiple of ${factor}; got ${cropSize}, set crop_size to a multiple of ${factor}`,
     );
   }
   return {

@@ -9,7 +9,16 @@
  */
 import type { Gpu, ParamLayout } from "../../gpu/device.ts";
 import { Tensor } from "../../gpu/tensor.ts";
-import { conv2d, type Conv2dOptions, convTranspose2d, type ConvTranspose2dOptions } from "../conv.ts";
+import {
+  conv2d,
+  type Conv2dOptions,
+  conv2dPadding,
+  type ConvDims,
+  convTranspose2d,
+  type ConvTranspose2dOptions,
+  forEachTap,
+  pair,
+} from "../conv.ts";
 import { concat, permute, slice } from "../layout.ts";
 import { dispatchMatmul, type MatmulPlan } from "../matmul.ts";
 import { wgsl, WORKGROUP } from "../wgsl_source.ts";
@@ -43,19 +52,14 @@ export interface ConvGeometry {
 }
 
 export function conv2dGeometry(options: Conv2dOptions): ConvGeometry {
-  const s = options.stride ?? 1;
-  const p = options.padding ?? 0;
-  const stride: [number, number] = typeof s === "number" ? [s, s] : s;
-  const padding: [number, number] = typeof p === "number" ? [p, p] : [p[0], p[2]];
-  return { stride, padding };
+  const [top, , left] = conv2dPadding(options.padding);
+  return { stride: pair("conv2d", "stride", options.stride, 1), padding: [top, left] };
 }
 
 export function convTranspose2dGeometry(options: ConvTranspose2dOptions): ConvGeometry {
-  const s = options.stride ?? 1;
-  const p = options.padding ?? 0;
   return {
-    stride: typeof s === "number" ? [s, s] : s,
-    padding: typeof p === "number" ? [p, p] : p,
+    stride: pair("convTranspose2d", "stride", options.stride, 1),
+    padding: pair("convTranspose2d", "padding", options.padding, 0),
   };
 }
 
@@ -146,52 +150,7 @@ export function conv2dWeightGrad(
   weightShape: readonly number[],
   geometry: ConvGeometry,
 ): Tensor {
-  const [N, C, H, W] = x.shape;
-  const [O, , KH, KW] = weightShape;
-  const [OH, OW] = [dy.shape[2], dy.shape[3]];
-  const [SH, SW] = geometry.stride;
-  const [PT, PL] = geometry.padding;
-  if (x.gpu) {
-    return dispatchWeightGrad(x.gpu, "conv2d_weight_grad", x, dy, [O, C, KH, KW], {
-      N,
-      C,
-      H,
-      W,
-      O,
-      OH,
-      OW,
-      KH,
-      KW,
-      SH,
-      SW,
-      PT,
-      PL,
-    });
-  }
-  const sums = new Float64Array(O * C * KH * KW);
-  const xv = x.data, dyv = dy.data;
-  for (let n = 0; n < N; n++) {
-    for (let o = 0; o < O; o++) {
-      for (let oy = 0; oy < OH; oy++) {
-        for (let ox = 0; ox < OW; ox++) {
-          const g = dyv[((n * O + o) * OH + oy) * OW + ox];
-          if (g === 0) continue;
-          for (let c = 0; c < C; c++) {
-            for (let ky = 0; ky < KH; ky++) {
-              const iy = oy * SH - PT + ky;
-              if (iy < 0 || iy >= H) continue;
-              for (let kx = 0; kx < KW; kx++) {
-                const ix = ox * SW - PL + kx;
-                if (ix < 0 || ix >= W) continue;
-                sums[((o * C + c) * KH + ky) * KW + kx] += g * xv[((n * C + c) * H + iy) * W + ix];
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-  return Tensor.host([O, C, KH, KW], Float32Array.from(sums));
+  return weightGrad(x, dy, weightShape, geometry, false);
 }
 
 /** Computes the input gradient of convTranspose2d: a convolution of dy with the same weight, stride and padding. */
@@ -207,52 +166,48 @@ export function convTranspose2dWeightGrad(
   weightShape: readonly number[],
   geometry: ConvGeometry,
 ): Tensor {
+  return weightGrad(x, dy, weightShape, geometry, true);
+}
+
+/**
+ * Computes the weight gradient of either convolution: for each weight, the sum
+ * over its taps of the output gradient times the input it read.
+ */
+function weightGrad(
+  x: Tensor,
+  dy: Tensor,
+  weightShape: readonly number[],
+  geometry: ConvGeometry,
+  transposed: boolean,
+): Tensor {
   const [N, C, H, W] = x.shape;
-  const [, O, KH, KW] = weightShape;
-  const [OH, OW] = [dy.shape[2], dy.shape[3]];
-  const [SH, SW] = geometry.stride;
-  const [PT, PL] = geometry.padding;
+  const [, , KH, KW] = weightShape;
+  const dims: ConvDims = {
+    N,
+    C,
+    H,
+    W,
+    O: dy.shape[1],
+    OH: dy.shape[2],
+    OW: dy.shape[3],
+    KH,
+    KW,
+    SH: geometry.stride[0],
+    SW: geometry.stride[1],
+    PT: geometry.padding[0],
+    PL: geometry.padding[1],
+  };
+  const shape = [...weightShape];
   if (x.gpu) {
-    return dispatchWeightGrad(x.gpu, "conv_transpose2d_weight_grad", x, dy, [C, O, KH, KW], {
-      N,
-      C,
-      H,
-      W,
-      O,
-      OH,
-      OW,
-      KH,
-      KW,
-      SH,
-      SW,
-      PT,
-      PL,
-    });
+    const entry = transposed ? "conv_transpose2d_weight_grad" : "conv2d_weight_grad";
+    return dispatchWeightGrad(x.gpu, entry, x, dy, shape, { ...dims });
   }
-  const sums = new Float64Array(C * O * KH * KW);
+  const sums = new Float64Array(shape.reduce((a, b) => a * b, 1));
   const xv = x.data, dyv = dy.data;
-  for (let n = 0; n < N; n++) {
-    for (let c = 0; c < C; c++) {
-      for (let iy = 0; iy < H; iy++) {
-        for (let ix = 0; ix < W; ix++) {
-          const v = xv[((n * C + c) * H + iy) * W + ix];
-          if (v === 0) continue;
-          for (let o = 0; o < O; o++) {
-            for (let ky = 0; ky < KH; ky++) {
-              const oy = iy * SH - PT + ky;
-              if (oy < 0 || oy >= OH) continue;
-              for (let kx = 0; kx < KW; kx++) {
-                const ox = ix * SW - PL + kx;
-                if (ox < 0 || ox >= OW) continue;
-                sums[((c * O + o) * KH + ky) * KW + kx] += v * dyv[((n * O + o) * OH + oy) * OW + ox];
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-  return Tensor.host([C, O, KH, KW], Float32Array.from(sums));
+  forEachTap(dims, transposed, (xi, yi, wi) => {
+    sums[wi] += dyv[yi] * xv[xi];
+  });
+  return Tensor.host(shape, Float32Array.from(sums));
 }
 
 function dispatchWeightGrad(
@@ -335,10 +290,21 @@ function weightGradByProduct(
     );
     // Workspace rows 0 … aRows − 1 are A and the rest are B. Split t covers K / splits columns.
     const plan: MatmulPlan = {
-      batch: splits, m: aRows, n: bRows, k: K / splits,
-      aOffset: 0, aBatch: K / splits, aRow: K, aCol: 1,
-      bOffset: aRows * K, bBatch: K / splits, bRow: 1, bCol: K,
-      cOffset: chunk * splits * outputs, cBatch: outputs, cRow: bRows,
+      batch: splits,
+      m: aRows,
+      n: bRows,
+      k: K / splits,
+      aOffset: 0,
+      aBatch: K / splits,
+      aRow: K,
+      aCol: 1,
+      bOffset: aRows * K,
+      bBatch: K / splits,
+      bRow: 1,
+      bCol: K,
+      cOffset: chunk * splits * outputs,
+      cBatch: outputs,
+      cRow: bRows,
       alpha: 1,
     };
     dispatchMatmul(gpu, workspace, workspace, partials, plan);
@@ -347,10 +313,21 @@ function weightGradByProduct(
   if (partials !== dw) {
     const ones = Tensor.from(gpu, [1, partialCount], new Float32Array(partialCount).fill(1));
     const plan: MatmulPlan = {
-      batch: 1, m: 1, n: outputs, k: partialCount,
-      aOffset: 0, aBatch: 0, aRow: partialCount, aCol: 1,
-      bOffset: 0, bBatch: 0, bRow: outputs, bCol: 1,
-      cOffset: 0, cBatch: 0, cRow: outputs,
+      batch: 1,
+      m: 1,
+      n: outputs,
+      k: partialCount,
+      aOffset: 0,
+      aBatch: 0,
+      aRow: partialCount,
+      aCol: 1,
+      bOffset: 0,
+      bBatch: 0,
+      bRow: outputs,
+      bCol: 1,
+      cOffset: 0,
+      cBatch: 0,
+      cRow: outputs,
       alpha: 1,
     };
     dispatchMatmul(gpu, ones, partials, dw, plan);

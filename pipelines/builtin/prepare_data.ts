@@ -3,8 +3,9 @@
  * ChestX-ray14 radiographs that ship beside the repository (or under
  * `$CHEFF_DATA`): copies `cxr/nih-64` and `cxr/nih-256` into OUT_DIR, writes a
  * findings CSV that turns NIH's `Finding Labels` ("Cardiomegaly|Effusion") into
- * short lower-case texts ("cardiomegaly, effusion"), and indexes both folders
- * with `cheff index` so the training pipelines can read them.
+ * short lower-case texts ("cardiomegaly, effusion"), indexes both folders
+ * with `cheff index` so the training pipelines can read them, and copies the
+ * held-out images listed in `cxr/holdout.txt` into OUT_DIR/holdout for evaluation.
  *
  * Usage: deno run -A pipelines/builtin/prepare_data.ts OUT_DIR
  */
@@ -72,4 +73,16 @@ for (const folder of ["nih-64", "nih-256"]) {
   }
 }
 Deno.copyFileSync(join(data, "cxr", "holdout.txt"), join(out, "holdout.txt"));
-console.error(`prepared ${out}: nih-64/index.json, nih-256/index.json, findings.csv, holdout.txt`);
+
+// The held-out images (lines such as "nih-256/00000013_003.png"), gathered for evaluation:
+// `cheff evaluate reconstruct OUT_DIR/holdout --size 64` measures the autoencoder on all of them at 64 px.
+const holdout = join(out, "holdout");
+Deno.mkdirSync(holdout, { recursive: true });
+const heldOut = Deno.readTextFileSync(join(out, "holdout.txt")).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+for (const line of heldOut) {
+  const name = line.split("/").pop()!;
+  Deno.copyFileSync(join(data, "cxr", line), join(holdout, name));
+}
+console.error(
+  `prepared ${out}: nih-64/index.json, nih-256/index.json, findings.csv, holdout.txt, holdout/ (${heldOut.length} images)`,
+);

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { decodePng } from "../../io/image/png.ts";
 import { encodePng } from "../../io/image/write.ts";
 import { type HostTensor, parseSafetensors, serializeSafetensors } from "../../io/safetensors.ts";
-import { kitTest, referencePath, REPO_ROOT } from "../kit.ts";
+import { exists, kitTest, referencePath, REPO_ROOT } from "../kit.ts";
+import { assertFailsWith, assertOk, runCli } from "./run.ts";
 
 const MAIN = join(REPO_ROOT, "cli", "main.ts");
 const UNCOND = referencePath("ldm_uncond.pt");
@@ -18,39 +19,7 @@ const T2I_IO = referencePath("ldm_t2i_io.safetensors");
 const IMAGE = referencePath("ae_input_0.png");
 const dir = Deno.makeTempDirSync({ prefix: "cheff-diffuse-cli-" });
 
-interface Run {
-  code: number;
-  stdout: Uint8Array;
-  stderr: string;
-}
-
 const environment = { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? dir };
-
-async function cheff(args: string[]): Promise<Run> {
-  const command = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    cwd: REPO_ROOT,
-    env: environment,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  });
-  const { code, stdout, stderr } = await command.output();
-  return { code, stdout, stderr: new TextDecoder().decode(stderr) };
-}
-
-function ok(run: Run): void {
-  assert.equal(run.code, 0, run.stderr);
-}
-
-/** Asserts that the run failed with exactly one `cheff: …` line on stderr matching `pattern`. */
-function failsWith(run: Run, pattern: RegExp): void {
-  assert.equal(run.code, 1, `exit code ${run.code}, stderr: ${run.stderr}`);
-  const lines = run.stderr.trim().split("\n").filter((l) => !l.includes("XDG_RUNTIME_DIR"));
-  assert.equal(lines.length, 1, `expected one line, got: ${run.stderr}`);
-  assert.match(lines[0], /^cheff: /);
-  assert.match(lines[0], pattern);
-}
 
 function tensorOf(path: string, name: string): { shape: number[]; data: Float32Array } {
   const t = parseSafetensors(Deno.readFileSync(path), path).tensors.get(name);
@@ -82,24 +51,15 @@ function kitFiles(io: string, prefix: string): { config: string; noise: string }
   return { config: `${stem}.json`, noise: `${stem}.noise.safetensors` };
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 kitTest("diffuse CLI replays the unconditional DDIM run", [UNCOND, UNCOND_IO], async () => {
   const { config, noise } = kitFiles(UNCOND_IO, "ddim");
   const latent = join(dir, "uncond.safetensors");
-  ok(await cheff(["diffuse", "--model", UNCOND, "--config", config, "--steps", "10", "--noise", noise, "--out", latent, "-q"]));
+  assertOk(await runCli(["diffuse", "--model", UNCOND, "--config", config, "--steps", "10", "--noise", noise, "--out", latent, "-q"]));
   const sampleError = scaledError(tensorOf(latent, "latent").data, tensorOf(UNCOND_IO, "ddim.sample").data);
   assert.ok(sampleError <= 1e-3, `ddim.sample differs by ${sampleError} of scale`);
 
   const image = join(dir, "uncond.image.safetensors");
-  ok(await cheff(["decode", latent, "--model", UNCOND, "--config", config, "--out", image, "-q"]));
+  assertOk(await runCli(["decode", latent, "--model", UNCOND, "--config", config, "--out", image, "-q"]));
   const decodedError = scaledError(tensorOf(image, "image").data, tensorOf(UNCOND_IO, "ddim.decoded").data);
   assert.ok(decodedError <= 1e-3, `ddim.decoded differs by ${decodedError} of scale`);
 });
@@ -109,13 +69,13 @@ kitTest("diffuse CLI replays the report-conditioned DDIM run", [T2I, T2I_IO], as
   const reports = JSON.parse(parseSafetensors(Deno.readFileSync(T2I_IO)).metadata.reports) as string[];
   const latent = join(dir, "t2i.safetensors");
   const args = ["diffuse", "--model", T2I, "--config", config, "--steps", "10", "--noise", noise, "--out", latent, "-q"];
-  ok(await cheff([...args, "--report", reports[0], "--report", reports[1]]));
+  assertOk(await runCli([...args, "--report", reports[0], "--report", reports[1]]));
   // The reference sample lives in the scaled space (z·0.18215); the stream does not.
   const sampleError = scaledError(tensorOf(latent, "latent").data, tensorOf(T2I_IO, "ddim.sample").data, 0.18215);
   assert.ok(sampleError <= 1e-3, `ddim.sample differs by ${sampleError} of scale`);
 
   const image = join(dir, "t2i.image.safetensors");
-  ok(await cheff(["decode", latent, "--model", T2I, "--config", config, "--out", image, "-q"]));
+  assertOk(await runCli(["decode", latent, "--model", T2I, "--config", config, "--out", image, "-q"]));
   const decodedError = scaledError(tensorOf(image, "image").data, tensorOf(T2I_IO, "ddim.decoded").data);
   assert.ok(decodedError <= 1e-3, `ddim.decoded differs by ${decodedError} of scale`);
 });
@@ -127,7 +87,7 @@ kitTest("diffuse CLI replays inpainting with --no-final-blend", [UNCOND, UNCOND_
   const mask = join(dir, "inpaint.mask.safetensors");
   Deno.writeFileSync(mask, serializeSafetensors({ mask: tensorOf(UNCOND_IO, "inpaint.mask") }));
   const out = join(dir, "inpaint.safetensors");
-  ok(await cheff(["diffuse", x0, "--model", UNCOND, "--config", config, "--steps", "10", "--mask", mask, "--noise", noise, "--no-final-blend", "--out", out, "-q"]));
+  assertOk(await runCli(["diffuse", x0, "--model", UNCOND, "--config", config, "--steps", "10", "--mask", mask, "--noise", noise, "--no-final-blend", "--out", out, "-q"]));
   const error = scaledError(tensorOf(out, "latent").data, tensorOf(UNCOND_IO, "inpaint.sample").data);
   assert.ok(error <= 1e-3, `inpaint.sample differs by ${error} of scale`);
 });
@@ -178,14 +138,14 @@ kitTest("diffuse CLI errors are one line and write nothing", [UNCOND, UNCOND_IO]
     ["latent without mask", [x0, "--seed", "1"], /a latent was given without --mask/],
   ];
   for (const [name, args, pattern] of cases) {
-    const run = await cheff(["diffuse", ...args, ...model, "--out", out]);
-    failsWith(run, pattern);
+    const run = await runCli(["diffuse", ...args, ...model, "--out", out]);
+    assertFailsWith(run, pattern);
     assert.ok(!exists(out), `${name}: wrote ${out}`);
   }
 });
 
 Deno.test("diffuse help shows an example", async () => {
-  const run = await cheff(["diffuse", "--help"]);
+  const run = await runCli(["diffuse", "--help"]);
   assert.equal(run.code, 0);
   const text = new TextDecoder().decode(run.stdout);
   assert.match(text, /Usage: cheff diffuse/);

@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { encodePng } from "../../io/image/write.ts";
-import { kitTest, REFERENCE_DIR, referencePath, REPO_ROOT } from "../kit.ts";
-import { type CliResult, runCli } from "./run.ts";
+import { exists, kitTest, REFERENCE_DIR, referencePath, REPO_ROOT } from "../kit.ts";
+import { assertFailsWith, assertOk, runCli } from "./run.ts";
 
 const UNCOND = referencePath("ldm_uncond.pt");
 const T2I = referencePath("ldm_t2i.pt");
@@ -18,57 +18,35 @@ const EXAMPLES = join(REPO_ROOT, "pipelines", "examples");
 const IMAGE = join(REPO_ROOT, "tests", "fixtures", "images", "nih_00000001_001_64.png");
 const dir = Deno.makeTempDirSync({ prefix: "cheff-generate-cli-" });
 
-function ok(run: CliResult): void {
-  assert.equal(run.code, 0, run.stderr);
-}
-
-/** Asserts exit status 1 and exactly one `cheff: …` line on stderr matching `pattern`. */
-function failsWith(run: CliResult, pattern: RegExp): void {
-  assert.equal(run.code, 1, `exit code ${run.code}, stderr: ${run.stderr}`);
-  const lines = run.stderr.trim().split("\n").filter((l) => !l.includes("XDG_RUNTIME_DIR"));
-  assert.equal(lines.length, 1, `expected one line, got: ${run.stderr}`);
-  assert.match(lines[0], /^cheff: /);
-  assert.match(lines[0], pattern);
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function pngFiles(folder: string): string[] {
   return [...Deno.readDirSync(folder)].map((e) => e.name).filter((n) => n.endsWith(".png")).sort();
 }
 
 kitTest("generate matches diffuse | decode byte for byte", [UNCOND], async () => {
   const out = join(dir, "uncond");
-  ok(await runCli(["generate", join(EXAMPLES, "uncond-64.json"), "--models", REFERENCE_DIR, "--out", out, "--count", "2", "--seed", "5", "-q"]));
+  assertOk(await runCli(["generate", join(EXAMPLES, "uncond-64.json"), "--models", REFERENCE_DIR, "--out", out, "--count", "2", "--seed", "5", "-q"]));
   assert.deepEqual(pngFiles(out), ["example-uncond-00000.png", "example-uncond-00001.png"]);
 
   const latent = await runCli(["diffuse", "--model", UNCOND, "--steps", "4", "--seed", "6", "-q"]);
-  ok(latent);
+  assertOk(latent);
   const piped = join(dir, "piped.png");
-  ok(await runCli(["decode", "-", "--model", UNCOND, "--out", piped, "-q"], { stdin: latent.stdout }));
+  assertOk(await runCli(["decode", "-", "--model", UNCOND, "--out", piped, "-q"], { stdin: latent.stdout }));
   assert.deepEqual(Deno.readFileSync(join(out, "example-uncond-00001.png")), Deno.readFileSync(piped));
 });
 
 kitTest("inpainting pipeline matches encode | diffuse | decode", [UNCOND], async () => {
   const out = join(dir, "inpaint");
-  ok(await runCli(["generate", join(EXAMPLES, "device-removal-64.json"), "--models", REFERENCE_DIR, "--out", out, "--count", "1", "-q"]));
+  assertOk(await runCli(["generate", join(EXAMPLES, "device-removal-64.json"), "--models", REFERENCE_DIR, "--out", out, "--count", "1", "-q"]));
 
   const mask = join(EXAMPLES, "device-upper-right-64.png");
   const encoded = await runCli(["encode", IMAGE, "--model", UNCOND, "-q"]);
-  ok(encoded);
+  assertOk(encoded);
   const inpainted = await runCli(["diffuse", "-", "--model", UNCOND, "--mask", mask, "--steps", "4", "--seed", "0", "-q"], {
     stdin: encoded.stdout,
   });
-  ok(inpainted);
+  assertOk(inpainted);
   const piped = join(dir, "inpainted.png");
-  ok(await runCli(["decode", "-", "--model", UNCOND, "--out", piped, "-q"], { stdin: inpainted.stdout }));
+  assertOk(await runCli(["decode", "-", "--model", UNCOND, "--out", piped, "-q"], { stdin: inpainted.stdout }));
   assert.deepEqual(Deno.readFileSync(join(out, "example-device-removal-00000.png")), Deno.readFileSync(piped));
 });
 
@@ -77,13 +55,13 @@ kitTest("reports file and shard from the command line", [T2I], async () => {
   Deno.writeTextFileSync(reports, "No acute findings.\nSmall left pleural effusion.\nCardiomegaly.\n");
   const out = join(dir, "reports");
   const args = ["generate", join(EXAMPLES, "report-64.json"), "--models", REFERENCE_DIR, "--out", out, "--reports-file", reports];
-  ok(await runCli([...args, "--shard", "1/2", "-q"]));
+  assertOk(await runCli([...args, "--shard", "1/2", "-q"]));
   assert.deepEqual(pngFiles(out), ["example-report-00001.png", "example-report-00002.png"]);
   const shard = JSON.parse(Deno.readTextFileSync(join(out, "manifest-shard-1-of-2.json"))).files;
   assert.deepEqual(shard.map((e: { report: string }) => e.report), ["Small left pleural effusion.", "Cardiomegaly."]);
 
   const rerun = await runCli([...args]);
-  ok(rerun);
+  assertOk(rerun);
   assert.match(rerun.stderr, /1 image written to .*, 2 already there/);
   const all = JSON.parse(Deno.readTextFileSync(join(out, "manifest.json"))).files;
   assert.deepEqual(all.map((e: { seed: number }) => e.seed), [0, 1, 2]);
@@ -142,13 +120,13 @@ Deno.test("broken pipeline files fail with one line", async () => {
     Deno.writeTextFileSync(path, text);
     const out = join(dir, `out-${name}`);
     const run = await runCli(["generate", path, "--models", models, "--out", out]);
-    failsWith(run, pattern);
+    assertFailsWith(run, pattern);
     assert.ok(!exists(out), `${name}: output folder ${out} was created`);
   }
 
   const missing = join(dir, "missing-env.json");
   Deno.writeTextFileSync(missing, JSON.stringify({ ...valid, models: { ldm: "cheff_diff_uncond.pt" } }));
-  failsWith(
+  assertFailsWith(
     await runCli(["generate", missing, "--out", join(dir, "out-env")]),
     /cheff_diff_uncond\.pt not found, expected at .*beside the pipeline file\); pass --models DIR or set CHEFF_MODELS/,
   );

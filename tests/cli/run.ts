@@ -1,7 +1,8 @@
 /**
  * Runs the cheff CLI as a subprocess, as a user would, and returns its exit
- * code, stdout bytes and stderr text.
+ * code, stdout bytes and stderr text; with the assertions the CLI tests share.
  */
+import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REPO_ROOT } from "../kit.ts";
 
@@ -11,7 +12,10 @@ export interface CliResult {
   stderr: string;
 }
 
-export async function runCli(args: string[], options: { stdin?: Uint8Array; cwd?: string } = {}): Promise<CliResult> {
+export async function runCli(
+  args: string[],
+  options: { stdin?: Uint8Array; cwd?: string } = {},
+): Promise<CliResult> {
   const command = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", join(REPO_ROOT, "cli", "main.ts"), ...args],
     cwd: options.cwd ?? REPO_ROOT,
@@ -28,4 +32,18 @@ export async function runCli(args: string[], options: { stdin?: Uint8Array; cwd?
   }
   const output = await child.output();
   return { code: output.code, stdout: output.stdout, stderr: new TextDecoder().decode(output.stderr) };
+}
+
+/** Asserts exit status 0, showing stderr otherwise. */
+export function assertOk(run: CliResult): void {
+  assert.equal(run.code, 0, run.stderr);
+}
+
+/** Asserts exit status 1 and exactly one `cheff: …` line on stderr matching `pattern`. */
+export function assertFailsWith(run: CliResult, pattern: RegExp): void {
+  assert.equal(run.code, 1, `exit code ${run.code}, stderr: ${run.stderr}`);
+  const lines = run.stderr.trim().split("\n").filter((l) => !l.includes("XDG_RUNTIME_DIR"));
+  assert.equal(lines.length, 1, `expected one line, got: ${run.stderr}`);
+  assert.match(lines[0], /^cheff: /);
+  assert.match(lines[0], pattern);
 }

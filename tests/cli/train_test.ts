@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { trainCommand } from "../../cli/train.ts";
-import { REPO_ROOT } from "../kit.ts";
+import { exists, REPO_ROOT } from "../kit.ts";
 import { tinyAutoencoderPipeline, writeTinyDataset } from "../train/helpers.ts";
 
 const MAIN = join(REPO_ROOT, "cli", "main.ts");
@@ -96,22 +96,14 @@ Deno.test("cheff train removes its new output folder after a missing image", asy
     const run = await cheff(["train", pipeline, "--cpu"]);
     assert.equal(run.code, 1, run.stderr);
     assert.match(run.stderr, /^cheff: .*00000[012]\.png/m);
-    assert.ok(!existsSync(join(folder, "runs")), "the folders the run created are removed");
+    assert.ok(!exists(join(folder, "runs")), "the folders the run created are removed");
 
     await Deno.mkdir(join(folder, "kept"));
     await Deno.writeTextFile(pipeline, JSON.stringify(tinyAutoencoderPipeline(data, "kept")));
     assert.equal((await cheff(["train", pipeline, "--cpu"])).code, 1);
-    assert.ok(existsSync(join(folder, "kept")), "a folder that existed before is kept");
+    assert.ok(exists(join(folder, "kept")), "a folder that existed before is kept");
   } finally {
     await Deno.remove(folder, { recursive: true });
   }
 });
 
-function existsSync(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}

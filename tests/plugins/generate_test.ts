@@ -13,7 +13,7 @@ import { gpuContext, ModelCache, type RunContext } from "../../plugins/context.t
 import { batchItems, type ManifestEntry, parseShard, planItems, runGeneration, shardItems } from "../../plugins/generate.ts";
 import { loadPipeline, type Pipeline, type PipelineOverrides } from "../../plugins/pipeline.ts";
 import type { Plugin } from "../../plugins/plugin.ts";
-import { kitTest, REFERENCE_DIR, referencePath, REPO_ROOT } from "../kit.ts";
+import { exists, kitTest, REFERENCE_DIR, referencePath, REPO_ROOT } from "../kit.ts";
 
 const UNCOND = referencePath("ldm_uncond.pt");
 const T2I = referencePath("ldm_t2i.pt");
@@ -155,15 +155,6 @@ function failingPipeline(output: string, succeed: number): Pipeline {
     batchSize: 1,
     output: { dir: output, prefix: "", format: "png", bits: 8 },
   };
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 Deno.test("failed first batch removes the output folder it created", async () => {

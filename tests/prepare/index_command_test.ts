@@ -87,6 +87,17 @@ kitTest("index refuses to replace classes.json without --overwrite", [...NIH_PNG
   assert.ok(!filesUnder(scans).includes("index.json"), "index.json is not written when classes.json is rejected");
 });
 
+kitTest("index --overwrite without --labels removes a stale classes.json", [...NIH_PNGS, DICOM_PA], async () => {
+  const scans = await writeFolder();
+  await write(join(scans, "../labels.csv"), "key,Edema\nstudy,1\n");
+  await indexCommand.run([scans, "--labels", join(scans, "../labels.csv"), "-q"]);
+  assert.ok(filesUnder(scans).includes("classes.json"));
+  await indexCommand.run([scans, "--overwrite", "-q"]);
+  assert.ok(!filesUnder(scans).includes("classes.json"), "classes.json described the replaced index");
+  const entries = Object.values(await readJson(join(scans, "index.json")) as Record<string, object>);
+  assert.ok(entries.every((entry) => !("class_label" in entry)));
+});
+
 Deno.test("index rejects a folder without images", async () => {
   const dir = await tempDir();
   await write(join(dir, "notes.txt"), "no images here");

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { Tensor } from "../../gpu/tensor.ts";
 import { Ema } from "../../train/ema.ts";
-import { adam, clipGradNorm, ParameterStore, warmupLr } from "../../train/optim.ts";
+import { adam, clipGradNorm, milestoneLr, ParameterStore, warmupLr } from "../../train/optim.ts";
 
 Deno.test("adam matches the update formula over three steps", async () => {
   const p = Tensor.host([3], Float32Array.of(0.5, -1, 2));
@@ -48,6 +48,14 @@ Deno.test("warmupLr rises linearly to the learning rate", () => {
   assert.equal(warmupLr(1e-3, 3, 4), 1e-3);
   assert.equal(warmupLr(1e-3, 10, 4), 1e-3);
   assert.equal(warmupLr(1e-3, 0, 0), 1e-3);
+});
+
+Deno.test("milestoneLr scales by gamma at each milestone", () => {
+  assert.equal(milestoneLr(1e-3, 399, [400, 800], 0.25), 1e-3);
+  assert.equal(milestoneLr(1e-3, 400, [400, 800], 0.25), 2.5e-4);
+  assert.equal(milestoneLr(1e-3, 799, [400, 800], 0.25), 2.5e-4);
+  assert.equal(milestoneLr(1e-3, 800, [400, 800], 0.25), 6.25e-5);
+  assert.equal(milestoneLr(1e-3, 5, [], 0.25), 1e-3);
 });
 
 Deno.test("EMA with warm-up off uses the decay ceiling", () => {

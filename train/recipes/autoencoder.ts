@@ -5,6 +5,11 @@
  * encode, take a posterior sample z = mean + exp(½·logvar)·n, decode, and
  * minimise Σ|x − x̂| / batch + kl_weight · KL / batch.
  *
+ * `reconstruction_loss: "l2"` replaces Σ|x − x̂| with Σ(x − x̂)², for a decoder
+ * fine-tuned towards a lower MSE. With a frozen encoder (`train_encoder: false`) the posterior comes from outside
+ * the tape, so only post_quant_conv and the decoder get gradients and the KL term
+ * is reported but has none.
+ *
  * NOTE: the perceptual (LPIPS) and patch-adversarial terms are not implemented:
  * LPIPS needs VGG16 weights that this project does not ship.
  */
@@ -12,7 +17,7 @@ import { Tensor } from "../../gpu/tensor.ts";
 import { copy, mul } from "../../kernels/elementwise.ts";
 import { normals, STAGE, STREAM } from "../../stages/noise/philox.ts";
 import type { Gradients, Tape } from "../autograd.ts";
-import { klLoss, l1ReconstructionLoss } from "../losses.ts";
+import { klLoss, l1ReconstructionLoss, l2ReconstructionLoss } from "../losses.ts";
 
 const f32 = Math.fround;
 
@@ -43,6 +48,15 @@ export function drawPosteriorNoise(
   return out;
 }
 
+/** Settings of one autoencoder step. */
+export interface AutoencoderStepOptions {
+  klWeight: number;
+  /** The reconstruction term: "l1" (the reference's, default) or "l2". */
+  reconstructionLoss?: "l1" | "l2";
+  /** Supplies the posterior instead of the model's recorded encoder (it may read cached posteriors). */
+  frozenEncoder?: Pick<TrainableAutoencoder, "encode">;
+}
+
 /**
  * Runs one step on `tape` (the caller watches the parameters) for images in
  * [-1, 1]; `noise(latentSize)` returns the batch's posterior-sample normals.
@@ -52,10 +66,11 @@ export async function autoencoderStep(
   model: TrainableAutoencoder,
   images: Tensor,
   noise: (latentSize: number) => Float32Array,
-  klWeight: number,
+  options: AutoencoderStepOptions,
 ): Promise<AutoencoderStepResult> {
+  const { klWeight, frozenEncoder } = options;
   const n = images.shape[0];
-  const posterior = tape.run(() => model.encode(images));
+  const posterior = frozenEncoder ? frozenEncoder.encode(images) : tape.run(() => model.encode(images));
   const mean = await posterior.mean.read();
   const logvar = await posterior.logvar.read();
   const draws = noise(mean.length / n);
@@ -70,19 +85,29 @@ export async function autoencoderStep(
   }
   const zTensor = Tensor.from(images.gpu, posterior.mean.shape, z);
   const slopeTensor = Tensor.from(images.gpu, posterior.mean.shape, slope);
-  tape.record("posteriorSample", zTensor, [posterior.mean, posterior.logvar], (dz, needs) => [
-    needs[0] ? copy(dz) : undefined,
-    needs[1] ? mul(dz, slopeTensor) : undefined,
-  ]);
+  if (!frozenEncoder) {
+    tape.record("posteriorSample", zTensor, [posterior.mean, posterior.logvar], (dz, needs) => [
+      needs[0] ? copy(dz) : undefined,
+      needs[1] ? mul(dz, slopeTensor) : undefined,
+    ]);
+  }
 
   const reconstruction = tape.run(() => model.decode(zTensor));
-  const rec = l1ReconstructionLoss(await reconstruction.read(), await images.read(), n);
+  const reconstructionLoss = options.reconstructionLoss === "l2"
+    ? l2ReconstructionLoss
+    : l1ReconstructionLoss;
+  const rec = reconstructionLoss(await reconstruction.read(), await images.read(), n);
   const kl = klLoss(mean, logvar, n, klWeight);
-  const seeds: [Tensor, Tensor][] = [
-    [reconstruction, Tensor.from(images.gpu, reconstruction.shape, rec.grad)],
-    [posterior.mean, Tensor.from(images.gpu, posterior.mean.shape, kl.dMean)],
-    [posterior.logvar, Tensor.from(images.gpu, posterior.logvar.shape, kl.dLogvar)],
-  ];
+  const seeds: [Tensor, Tensor][] = [[
+    reconstruction,
+    Tensor.from(images.gpu, reconstruction.shape, rec.grad),
+  ]];
+  if (!frozenEncoder) {
+    seeds.push(
+      [posterior.mean, Tensor.from(images.gpu, posterior.mean.shape, kl.dMean)],
+      [posterior.logvar, Tensor.from(images.gpu, posterior.logvar.shape, kl.dLogvar)],
+    );
+  }
   const grads = tape.backwardMany(seeds);
   for (const [, seed] of seeds) seed.release();
   // The tape keeps its own views of these until it is released.

@@ -14,7 +14,9 @@ copying them: ids "000000", "000001", … in the order of the files' sorted rela
 paths, each entry {path, key, report?, class_label?, synthetic?} with path
 relative to FOLDER and key the file name without extension. With --labels,
 FOLDER/classes.json names the class_label entries in order. A folder without
-such files is an error.
+such files is an error. --overwrite replaces an existing index.json and
+classes.json; without --labels it removes a classes.json left from an earlier
+index.
 
 Warnings on stderr: images that no row of --reports names, and PNGs that
 cheff generated (text chunk cheff:synthetic=true, recorded as "synthetic": true),
@@ -29,9 +31,6 @@ Options:
                         -1 (uncertain) or blank → 0
   --label-columns A,B   label columns in class_label order (default: every column
                         but the key column)
-  --overwrite           replace an existing index.json and classes.json; without
-                        --labels, a classes.json left from an earlier index is
-                        removed
 
 Example:
   cheff index scans/ --reports reports.csv --key-column image --text-column findings
@@ -93,6 +92,12 @@ export const indexCommand: Command = {
     }
     if (written.removedClasses !== undefined) {
       warn(`index: removed ${written.removedClasses}, left from an earlier index with --labels`);
+    }
+    if (written.staleClasses !== undefined) {
+      warn(
+        `index: ${written.staleClasses} is left from an earlier index with --labels and does not describe this one; ` +
+          "pass --overwrite to remove it",
+      );
     }
     if (!parsed.values.quiet) console.error(`index: ${count} images listed in ${join(folder, "index.json")}`);
   },

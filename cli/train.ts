@@ -20,8 +20,8 @@ report-conditioned) or the super-resolution U-Net, as the pipeline file's
 steps, learning rate, optimizer, EMA, seed, save_every, output folder).
 Autoencoder fine-tuning may freeze the encoder ("train_encoder": false) and
 use a squared-error reconstruction term ("reconstruction_loss": "l2"); any
-recipe may lower its learning rate at steps ("lr_milestones": [400],
-"lr_gamma": 0.25).
+recipe may lower its learning rate after given step counts ("lr_milestones":
+[400], "lr_gamma": 0.25 divides it by 4 from step 401 on).
 
 Every save_every steps, and at the end, the output folder gets:
   state.safetensors  parameters, optimizer moments, EMA, step, data position

@@ -171,13 +171,14 @@ export async function buildFolderIndex(folder: string, options: FolderIndexOptio
  * names) when labels were given. An existing file is rejected unless
  * `overwrite` is set. Replacing an index without labels removes a
  * classes.json left from an earlier labelled one, since it no longer
- * describes any class_label; `removedClasses` then names it.
+ * describes any class_label; `removedClasses` then names it. Without
+ * `overwrite` such a file is kept and named in `staleClasses`.
  */
 export async function writeFolderIndex(
   folder: string,
   options: FolderIndexOptions,
   overwrite: boolean,
-): Promise<FolderIndex & { removedClasses?: string }> {
+): Promise<FolderIndex & { removedClasses?: string; staleClasses?: string }> {
   const built = await buildFolderIndex(folder, options);
   const indexPath = join(folder, "index.json");
   const classesPath = join(folder, "classes.json");
@@ -191,7 +192,8 @@ export async function writeFolderIndex(
     await writeFileAtomic(classesPath, new TextEncoder().encode(classes), { overwrite });
     return built;
   }
-  if (overwrite && fileSize(classesPath) !== undefined) {
+  if (fileSize(classesPath) !== undefined) {
+    if (!overwrite) return { ...built, staleClasses: classesPath };
     await Deno.remove(classesPath);
     return { ...built, removedClasses: classesPath };
   }

@@ -98,9 +98,9 @@ export function warmupLr(lr: number, step: number, warmupSteps: number): number 
 }
 
 /**
- * Scales the learning rate of step `step` (from 0) by `gamma` once for each
- * milestone it has reached, as PyTorch's MultiStepLR does: with milestones
- * [400] and gamma 0.25, steps 0…399 use lr and step 400 onwards lr / 4.
+ * Scales the learning rate of step `step` (counted from 0) by `gamma` once for
+ * each milestone reached, as PyTorch's MultiStepLR does. With milestones [400]
+ * and gamma 0.25 the first 400 steps use lr and every later one lr / 4.
  */
 export function milestoneLr(lr: number, step: number, milestones: readonly number[], gamma: number): number {
   const reached = milestones.filter((milestone) => step >= milestone).length;

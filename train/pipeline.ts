@@ -207,6 +207,29 @@ export function parseTrainPipeline(
     }
     return v as number[];
   };
+  // Unlike `boolean`, a null is an error here rather than the default.
+  const strictBoolean = (key: string): boolean => {
+    if (typeof t[key] !== "boolean") {
+      fail(`$.train.${key}`, `expected true or false, got ${JSON.stringify(t[key])}`);
+    }
+    return t[key] as boolean;
+  };
+  // The schedule is absent when it never changes the learning rate, as a run without the fields.
+  const learningRateSchedule = (): { lrMilestones?: number[]; lrGamma?: number } => {
+    if (t.lr_milestones === undefined && t.lr_gamma === undefined) return {};
+    if (t.lr_milestones === undefined) {
+      fail(
+        "$.train.lr_milestones",
+        "missing; lr_gamma needs the steps after which the learning rate is multiplied",
+      );
+    }
+    const steps = milestones(t.lr_milestones);
+    if (steps.length > 0 && t.lr_gamma === undefined) {
+      fail("$.train.lr_gamma", "missing; lr_milestones needs the factor that multiplies the learning rate");
+    }
+    const gamma = t.lr_gamma === undefined ? 1 : number("lr_gamma", undefined, positive, "a positive number");
+    return steps.length === 0 || gamma === 1 ? {} : { lrMilestones: steps, lrGamma: gamma };
+  };
   const reconstructionLoss = (v: unknown): "l1" | "l2" => {
     if (v !== "l1" && v !== "l2") {
       fail("$.train.reconstruction_loss", `expected "l1" or "l2", got ${JSON.stringify(v)}`);
@@ -269,20 +292,17 @@ export function parseTrainPipeline(
     eps: number("eps", 1e-8, positive, "a positive number"),
     weightDecay: number("weight_decay", optimizer === "adamw" ? 0.01 : 0, nonNegative, "a number ≥ 0"),
     warmupSteps: integer("warmup_steps", 0, 0),
-    // Both absent unless set, so the hash of runs made before they existed is unchanged.
-    lrMilestones: t.lr_milestones === undefined ? undefined : milestones(t.lr_milestones),
-    lrGamma: t.lr_gamma === undefined
-      ? undefined
-      : number("lr_gamma", undefined, positive, "a positive number"),
+    ...learningRateSchedule(),
     clipGradNorm: number("clip_grad_norm", 0, nonNegative, "a number ≥ 0 (0 turns clipping off)"),
     ema: boolean("ema", recipe === "latent-diffusion"),
     emaDecay: number("ema_decay", 0.9999, (v) => v > 0 && v < 1, "a number in (0, 1)"),
     klWeight: number("kl_weight", 1e-6, nonNegative, "a number ≥ 0"),
-    // Absent unless set, so the hash of runs made before it existed is unchanged.
-    trainEncoder: t.train_encoder === undefined ? undefined : boolean("train_encoder", true),
-    reconstructionLoss: t.reconstruction_loss === undefined
-      ? undefined
-      : reconstructionLoss(t.reconstruction_loss),
+    // Absent at their defaults, so runs made before these fields existed, or that spell a default out, hash alike.
+    trainEncoder: t.train_encoder === undefined || strictBoolean("train_encoder") ? undefined : false,
+    reconstructionLoss:
+      t.reconstruction_loss === undefined || reconstructionLoss(t.reconstruction_loss) === "l1"
+        ? undefined
+        : "l2",
     seed: integer("seed", 0, 0),
     saveEvery: integer("save_every", 100, 1),
     flip: boolean("flip", false),
@@ -302,16 +322,16 @@ export function parseTrainPipeline(
       );
     }
   }
-  if (settings.trainEncoder !== undefined && recipe !== "autoencoder") {
+  if (t.train_encoder !== undefined && recipe !== "autoencoder") {
     fail("$.train.train_encoder", "only the autoencoder recipe has an encoder to train or freeze");
   }
-  if ((settings.lrMilestones === undefined) !== (settings.lrGamma === undefined)) {
+  if (settings.trainEncoder === false && model === undefined) {
     fail(
-      settings.lrMilestones === undefined ? "$.train.lr_milestones" : "$.train.lr_gamma",
-      "lr_milestones and lr_gamma go together: the steps at which the learning rate is multiplied by lr_gamma",
+      "$.train.train_encoder",
+      "false needs a trained model to start from ($.train.model); a fresh encoder would stay random",
     );
   }
-  if (settings.reconstructionLoss !== undefined && recipe !== "autoencoder") {
+  if (t.reconstruction_loss !== undefined && recipe !== "autoencoder") {
     fail("$.train.reconstruction_loss", "only the autoencoder recipe has a reconstruction loss");
   }
   // Paths stay out of the hash, so a run folder or dataset that moved still resumes.

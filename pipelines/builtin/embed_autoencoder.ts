@@ -19,20 +19,35 @@ if (!ldmPath || !aePath) {
   Deno.exit(2);
 }
 
-const ldm = parseSafetensors(Deno.readFileSync(ldmPath), ldmPath);
-const ae = parseSafetensors(Deno.readFileSync(aePath), aePath);
+/** Prints one error line and exits with status 1. */
+function fail(message: string): never {
+  console.error(`embed_autoencoder: ${message}`);
+  Deno.exit(1);
+}
+
+function read(path: string) {
+  try {
+    return parseSafetensors(Deno.readFileSync(path), path);
+  } catch (error) {
+    return fail(error instanceof Deno.errors.NotFound ? `${path}: file not found` : (error as Error).message);
+  }
+}
+
+const ldm = read(ldmPath);
+const ae = read(aePath);
 const embedded = [...ldm.tensors.keys()].filter((name) => name.startsWith(PREFIX));
 const incoming = [...ae.tensors.keys()].map((name) => PREFIX + name);
 if (embedded.length !== incoming.length || !incoming.every((name) => ldm.tensors.has(name))) {
-  console.error(`${aePath}: its tensors do not match the first stage inside ${ldmPath}`);
-  Deno.exit(1);
+  fail(`${aePath}: its tensor names do not match the first stage inside ${ldmPath}`);
 }
 for (const [name, t] of ae.tensors) {
-  if (!/^(encoder|quant_conv)\./.test(name)) continue;
   const old = ldm.tensors.get(PREFIX + name)!;
-  if (old.data.length !== t.data.length || old.data.some((v, i) => v !== t.data[i])) {
-    console.error(`${aePath}: ${name} differs from the first stage inside ${ldmPath}; the latents would change`);
-    Deno.exit(1);
+  if (old.shape.join(",") !== t.shape.join(",")) {
+    fail(`${aePath}: ${name} has shape [${t.shape}], the first stage inside ${ldmPath} has [${old.shape}]`);
+  }
+  const frozen = /^(encoder|quant_conv)\./.test(name);
+  if (frozen && old.data.some((v, i) => v !== t.data[i])) {
+    fail(`${aePath}: ${name} differs from the first stage inside ${ldmPath}; the latents would change`);
   }
 }
 

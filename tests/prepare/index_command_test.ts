@@ -98,6 +98,15 @@ kitTest("index --overwrite without --labels removes a stale classes.json", [...N
   assert.ok(entries.every((entry) => !("class_label" in entry)));
 });
 
+kitTest("index keeps a stale classes.json without --overwrite and warns", [...NIH_PNGS, DICOM_PA], async () => {
+  const scans = await writeFolder();
+  await write(join(scans, "classes.json"), '["Old"]\n');
+  const lines = await captureStderr(() => indexCommand.run([scans, "-q"]));
+  assert.deepEqual(await readJson(join(scans, "classes.json")), ["Old"], "nothing is replaced without --overwrite");
+  assert.equal(lines.length, 1, lines.join("\n"));
+  assert.match(lines[0], /classes\.json is left from an earlier index with --labels .*pass --overwrite to remove it/);
+});
+
 Deno.test("index rejects a folder without images", async () => {
   const dir = await tempDir();
   await write(join(dir, "notes.txt"), "no images here");

@@ -153,12 +153,21 @@ Deno.test("reconstruction_loss and lr_milestones are checked", () => {
   );
   assert.throws(
     () => parse({ lr_milestones: [100] }),
-    /\$\.train\.lr_gamma: lr_milestones and lr_gamma go together/,
+    /\$\.train\.lr_gamma: missing; lr_milestones needs the factor/,
   );
   assert.throws(
     () => parse({ lr_gamma: 0.5 }),
-    /\$\.train\.lr_milestones: lr_milestones and lr_gamma go together/,
+    /\$\.train\.lr_milestones: missing; lr_gamma needs the steps/,
   );
-  assert.equal(parse({}).hash, parse({}).hash);
+  assert.throws(() => parse({ train_encoder: null }), /\$\.train\.train_encoder: expected true or false, got null/);
+  assert.throws(
+    () => parse({ train_encoder: false, model: undefined, config: {} }),
+    /\$\.train\.train_encoder: false needs a trained model to start from/,
+  );
+  // A default spelled out is the same run as one left out, so a resume accepts either.
+  assert.equal(parse({ train_encoder: true }).hash, parse({}).hash);
+  assert.equal(parse({ reconstruction_loss: "l1" }).hash, parse({}).hash);
+  assert.equal(parse({ lr_milestones: [], lr_gamma: 0.5 }).hash, parse({}).hash);
+  assert.equal(parse({ lr_milestones: [100], lr_gamma: 1 }).hash, parse({}).hash);
   assert.notEqual(parse({ reconstruction_loss: "l2" }).hash, parse({}).hash);
 });

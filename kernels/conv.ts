@@ -507,19 +507,12 @@ export function conv2dReference(
   x: Tensor,
   w: Tensor,
   b: Tensor | undefined,
-  [SH, SW]: [number, number],
-  [PT, PL]: [number, number],
-  [OH, OW]: [number, number],
+  stride: [number, number],
+  padding: [number, number],
+  outSize: [number, number],
   residual?: Tensor,
 ): Tensor {
-  const [N, C, H, W] = x.shape;
-  const [O, , KH, KW] = w.shape;
-  const sums = new Float64Array(N * O * OH * OW);
-  const xv = x.data, wv = w.data;
-  forEachTap({ N, C, H, W, O, OH, OW, KH, KW, SH, SW, PT, PL }, false, (xi, yi, wi) => {
-    sums[yi] += xv[xi] * wv[wi];
-  });
-  return referenceOutput(sums, [N, O, OH, OW], b, residual);
+  return referenceConvolution(x, w, b, stride, padding, outSize, false, residual);
 }
 
 /** Scatter form of the definition: each input pixel adds its weighted kernel into the output. */
@@ -527,24 +520,36 @@ export function convTranspose2dReference(
   x: Tensor,
   w: Tensor,
   b: Tensor | undefined,
+  stride: [number, number],
+  padding: [number, number],
+  outSize: [number, number],
+): Tensor {
+  return referenceConvolution(x, w, b, stride, padding, outSize, true);
+}
+
+/**
+ * Computes either convolution on the host: the float64 sum over its taps, plus
+ * each channel's bias and the residual, as [N, O, OH, OW].
+ */
+function referenceConvolution(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | undefined,
   [SH, SW]: [number, number],
   [PT, PL]: [number, number],
   [OH, OW]: [number, number],
+  transposed: boolean,
+  residual?: Tensor,
 ): Tensor {
   const [N, C, H, W] = x.shape;
-  const [, O, KH, KW] = w.shape;
+  const O = transposed ? w.shape[1] : w.shape[0];
+  const [KH, KW] = [w.shape[2], w.shape[3]];
   const sums = new Float64Array(N * O * OH * OW);
   const xv = x.data, wv = w.data;
-  forEachTap({ N, C, H, W, O, OH, OW, KH, KW, SH, SW, PT, PL }, true, (xi, yi, wi) => {
+  forEachTap({ N, C, H, W, O, OH, OW, KH, KW, SH, SW, PT, PL }, transposed, (xi, yi, wi) => {
     sums[yi] += xv[xi] * wv[wi];
   });
-  return referenceOutput(sums, [N, O, OH, OW], b);
-}
-
-/** Builds the host output [N, O, OH, OW]: the tap sums plus each channel's bias and the residual. */
-function referenceOutput(sums: Float64Array, shape: number[], b?: Tensor, residual?: Tensor): Tensor {
-  const [, O, OH, OW] = shape;
-  const y = Tensor.host(shape);
+  const y = Tensor.host([N, O, OH, OW]);
   for (let i = 0; i < sums.length; i++) {
     const o = Math.floor(i / (OH * OW)) % O;
     y.data[i] = sums[i] + (b ? b.data[o] : 0) + (residual ? residual.data[i] : 0);

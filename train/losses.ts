@@ -34,14 +34,7 @@ export function l1ReconstructionLoss(
   batch: number,
 ): LossWithGradient {
   checkLengths("l1ReconstructionLoss", reconstruction, input);
-  const grad = new Float32Array(reconstruction.length);
-  let sum = 0;
-  for (let i = 0; i < reconstruction.length; i++) {
-    const d = reconstruction[i] - input[i];
-    sum += Math.abs(d);
-    grad[i] = Math.sign(d) / batch;
-  }
-  return { loss: Math.fround(sum / batch), grad };
+  return perImageSum(reconstruction, input, batch, Math.abs, Math.sign);
 }
 
 /**
@@ -56,12 +49,23 @@ export function l2ReconstructionLoss(
   batch: number,
 ): LossWithGradient {
   checkLengths("l2ReconstructionLoss", reconstruction, input);
+  return perImageSum(reconstruction, input, batch, (d) => d * d, (d) => 2 * d);
+}
+
+/** Sums term(x̂ − x) over every element, divided by the batch, with the gradient slope(x̂ − x) / batch. */
+function perImageSum(
+  reconstruction: Float32Array,
+  input: Float32Array,
+  batch: number,
+  term: (d: number) => number,
+  slope: (d: number) => number,
+): LossWithGradient {
   const grad = new Float32Array(reconstruction.length);
   let sum = 0;
   for (let i = 0; i < reconstruction.length; i++) {
     const d = reconstruction[i] - input[i];
-    sum += d * d;
-    grad[i] = (2 * d) / batch;
+    sum += term(d);
+    grad[i] = slope(d) / batch;
   }
   return { loss: Math.fround(sum / batch), grad };
 }

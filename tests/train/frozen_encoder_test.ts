@@ -19,6 +19,26 @@ import { writeTinyDataset } from "./helpers.ts";
 const AUTOENCODER = join(REPO_ROOT, "weights", "test", "autoencoder.safetensors");
 const isEncoder = (name: string) => /^(encoder|quant_conv)\./.test(name);
 
+/** Parses an autoencoder training pipeline whose train section has `train` merged in. */
+function parse(train: Record<string, unknown>) {
+  const pipeline = {
+    cheff: 1,
+    models: { start: AUTOENCODER },
+    train: {
+      recipe: "autoencoder",
+      model: "start",
+      data: "index.json",
+      image_size: 64,
+      batch_size: 1,
+      steps: 1,
+      lr: 1e-4,
+      output: "out",
+      ...train,
+    },
+  };
+  return parseTrainPipeline(pipeline, "/tmp/p.json");
+}
+
 Deno.test("a frozen encoder gets no gradient and the decoder the one joint training gives it", async () => {
   const gpu = await getGpu();
   const { model } = await loadAutoencoder(gpu, AUTOENCODER);
@@ -91,52 +111,22 @@ Deno.test("training with train_encoder false keeps the encoder's weights and cha
 });
 
 Deno.test("train_encoder is only for the autoencoder recipe and must be true or false", () => {
-  const pipeline = (train: Record<string, unknown>) => ({
-    cheff: 1,
-    models: { start: AUTOENCODER },
-    train: {
-      model: "start",
-      data: "index.json",
-      image_size: 64,
-      batch_size: 1,
-      steps: 1,
-      lr: 1e-4,
-      output: "out",
-      ...train,
-    },
-  });
   assert.throws(
-    () => parseTrainPipeline(pipeline({ recipe: "autoencoder", train_encoder: "no" }), "/tmp/p.json"),
+    () => parse({ train_encoder: "no" }),
     /\$\.train\.train_encoder: expected true or false, got "no"/,
   );
   assert.throws(
-    () => parseTrainPipeline(pipeline({ recipe: "latent-diffusion", train_encoder: false }), "/tmp/p.json"),
+    () => parse({ recipe: "latent-diffusion", train_encoder: false }),
     /\$\.train\.train_encoder: only the autoencoder recipe has an encoder to train or freeze/,
   );
-  const joint = parseTrainPipeline(pipeline({ recipe: "autoencoder" }), "/tmp/p.json");
-  const frozen = parseTrainPipeline(pipeline({ recipe: "autoencoder", train_encoder: false }), "/tmp/p.json");
+  const joint = parse({});
+  const frozen = parse({ train_encoder: false });
   assert.equal(joint.trainEncoder, undefined);
   assert.equal(frozen.trainEncoder, false);
   assert.notEqual(frozen.hash, joint.hash, "a resume cannot switch the encoder between frozen and trained");
 });
 
 Deno.test("reconstruction_loss and lr_milestones are checked", () => {
-  const pipeline = (train: Record<string, unknown>) => ({
-    cheff: 1,
-    models: { start: AUTOENCODER },
-    train: {
-      recipe: "autoencoder",
-      model: "start",
-      data: "index.json",
-      image_size: 64,
-      batch_size: 1,
-      steps: 1,
-      lr: 1e-4,
-      output: "out",
-      ...train,
-    },
-  });
-  const parse = (train: Record<string, unknown>) => parseTrainPipeline(pipeline(train), "/tmp/p.json");
   assert.equal(parse({ reconstruction_loss: "l2" }).reconstructionLoss, "l2");
   assert.throws(
     () => parse({ reconstruction_loss: "mse" }),

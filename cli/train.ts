@@ -12,16 +12,23 @@ import { note, Progress } from "./common.ts";
 export const trainCommand: Command = {
   name: "train",
   summary: "train a stage from a pipeline file",
-  help: `Usage: cheff train PIPELINE.json [--resume] [--data INDEX] [--out DIR] [--models DIR] [--steps N] [--cpu]
+  help:
+    `Usage: cheff train PIPELINE.json [--resume] [--data INDEX] [--out DIR] [--models DIR] [--steps N] [--cpu]
 
 Trains the autoencoder, a latent-diffusion U-Net (with its text encoder when
 report-conditioned) or the super-resolution U-Net, as the pipeline file's
 "train" section says (recipe, starting model or config, data, batch size,
 steps, learning rate, optimizer, EMA, seed, save_every, output folder).
 Autoencoder fine-tuning may freeze the encoder ("train_encoder": false) and
-use a squared-error reconstruction term ("reconstruction_loss": "l2"); any
-recipe may lower its learning rate after given step counts ("lr_milestones":
-[400], "lr_gamma": 0.25 divides it by 4 from step 401 on).
+use a squared-error reconstruction term ("reconstruction_loss": "l2"). The
+reference's perceptual term needs LPIPS weights: "perceptual" names a model
+in "models" that holds them (the released Cheff autoencoder checkpoint does),
+weighted by "perceptual_weight" (default 1). "disc_start": N adds the patch
+discriminator from step N on, with "disc_weight" (default 0.5, Cheff's),
+"disc_ndf" (64) and "disc_num_layers" (3); it trains beside the autoencoder
+and is saved in the model file under loss.discriminator.*. Any recipe may
+lower its learning rate after given step counts ("lr_milestones": [400],
+"lr_gamma": 0.25 divides it by 4 from step 401 on).
 
 Every save_every steps, and at the end, the output folder gets:
   state.safetensors  parameters, optimizer moments, EMA, step, data position
@@ -31,7 +38,8 @@ Every save_every steps, and at the end, the output folder gets:
   ${MODEL_FILE}  the trained model with the reference's key names and its
                      config, for --model of encode, decode, diffuse and upscale
 and each step appends a JSON line to ${LOG_FILE} (step, loss, lr, gradNorm,
-imagesPerSecond, secondsLeft). Progress goes to stderr.
+imagesPerSecond, secondsLeft, and the recipe's terms: rec, kl, p, g, d_weight
+and disc for the autoencoder). Progress goes to stderr.
 
 An output folder that holds a state is an error without --resume; with it,
 training continues from the last save and gives the same weights as an
@@ -95,7 +103,9 @@ Examples:
           ? `${report.imagesPerSecond.toFixed(2)} images/s`
           : `${(1 / report.imagesPerSecond).toFixed(1)} s/image`;
         // The bar counts this call's steps; the run's own count follows when the two differ.
-        const runStep = firstStep > 0 || stopAfter !== undefined ? `run step ${report.step}/${report.steps}, ` : "";
+        const runStep = firstStep > 0 || stopAfter !== undefined
+          ? `run step ${report.step}/${report.steps}, `
+          : "";
         progress?.update(report.step - firstStep, `${runStep}loss ${report.loss.toPrecision(5)}, ${images}`);
       },
     });

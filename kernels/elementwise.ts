@@ -1,6 +1,7 @@
 /**
  * Elementwise and broadcast operations: `add` (y = α·a + β·b), `mul`, `affine`
- * (y = α·x + β), `clamp`, `silu` and exact `gelu`, each with a plain TypeScript reference.
+ * (y = α·x + β), `clamp`, `silu`, exact `gelu` and `leakyRelu`, each with a plain
+ * TypeScript reference.
  * Broadcasting follows NumPy: shapes are aligned on the right and an axis of
  * size 1 repeats.
  */
@@ -169,4 +170,10 @@ export function gelu(x: Tensor): Tensor {
 export function clamp(x: Tensor, low: number, high: number): Tensor {
   if (!x.gpu) return referenceUnary(x, (v) => Math.min(high, Math.max(low, v)));
   return dispatch("clamp_range", x, x, low, high);
+}
+
+/** Leaky ReLU: x where x ≥ 0, else slope · x; slope 0 gives ReLU. */
+export function leakyRelu(x: Tensor, slope: number): Tensor {
+  if (!x.gpu) return referenceUnary(x, (v) => (v >= 0 ? v : Math.fround(slope * v)));
+  return dispatch("leaky_relu", x, x, slope, 0);
 }

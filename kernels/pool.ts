@@ -29,7 +29,7 @@ export interface AvgPool2dOptions extends Pool2dOptions {
   countIncludePad?: boolean;
 }
 
-const LAYOUT: ParamLayout = [
+export const POOL_LAYOUT: ParamLayout = [
   ["n", "u32"],
   ["H", "u32"],
   ["W", "u32"],
@@ -44,7 +44,8 @@ const LAYOUT: ParamLayout = [
   ["include_pad", "u32"],
 ];
 
-interface Geometry {
+/** A pooling call's sizes: planes (N·C), input, output, window, stride and padding. */
+export interface PoolGeometry {
   planes: number;
   H: number;
   W: number;
@@ -68,7 +69,7 @@ function pair(op: string, name: string, value: number | [number, number], minimu
   return v;
 }
 
-function geometry(op: string, x: Tensor, options: Pool2dOptions): Geometry {
+export function poolGeometry(op: string, x: Tensor, options: Pool2dOptions): PoolGeometry {
   if (x.shape.length !== 4) {
     throw new Error(`${op}: input must have rank 4 (NCHW), got ${shapeString(x.shape)}`);
   }
@@ -89,13 +90,13 @@ function geometry(op: string, x: Tensor, options: Pool2dOptions): Geometry {
   return { planes: N * C, H, W, OH, OW, KH, KW, SH, SW, PH, PW };
 }
 
-function dispatch(entry: string, x: Tensor, g: Geometry, includePad: boolean): Tensor {
+function dispatch(entry: string, x: Tensor, g: PoolGeometry, includePad: boolean): Tensor {
   const gpu = x.gpu as Gpu;
   const y = Tensor.empty(gpu, [x.shape[0], x.shape[1], g.OH, g.OW]);
   gpu.dispatch(
     `pool.${entry}`,
     gpu.pipeline("pool", wgsl("pool"), entry),
-    LAYOUT,
+    POOL_LAYOUT,
     {
       n: y.size,
       H: g.H,
@@ -118,14 +119,14 @@ function dispatch(entry: string, x: Tensor, g: Geometry, includePad: boolean): T
 
 /** Max pooling (PyTorch's `max_pool2d`, floor mode): padded positions never win. */
 export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
-  const g = geometry("maxPool2d", x, options);
+  const g = poolGeometry("maxPool2d", x, options);
   if (x.gpu) return dispatch("max_pool", x, g, false);
   return referencePool(x, g, (values) => Math.max(...values));
 }
 
 /** Average pooling (PyTorch's `avg_pool2d`, floor mode). */
 export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
-  const g = geometry("avgPool2d", x, options);
+  const g = poolGeometry("avgPool2d", x, options);
   const includePad = options.countIncludePad ?? true;
   if (x.gpu) return dispatch("avg_pool", x, g, includePad);
   return referencePool(x, g, (values, h0, w0) => {
@@ -151,7 +152,7 @@ export function adaptiveAvgPool2d(x: Tensor, outHeight: number, outWidth: number
       throw new Error(`adaptiveAvgPool2d: ${name} must be a positive integer, got ${size}`);
     }
   }
-  const g: Geometry = {
+  const g: PoolGeometry = {
     planes: N * C,
     H,
     W,
@@ -185,7 +186,7 @@ export function adaptiveAvgPool2d(x: Tensor, outHeight: number, outWidth: number
 /** Plain loop over output positions; `reduce` gets the in-image values and the window's padded origin. */
 function referencePool(
   x: Tensor,
-  g: Geometry,
+  g: PoolGeometry,
   reduce: (values: number[], h0: number, w0: number) => number,
 ): Tensor {
   const y = Tensor.host([x.shape[0], x.shape[1], g.OH, g.OW]);

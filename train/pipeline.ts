@@ -66,6 +66,12 @@ export interface TrainSettings {
   trainEncoder?: boolean;
   /** Autoencoder: the reconstruction term, "l1" (the reference's) or "l2" (undefined: l1). */
   reconstructionLoss?: "l1" | "l2";
+  /** Autoencoder: the file holding the LPIPS weights (undefined: no perceptual term). */
+  perceptual?: string;
+  /** Autoencoder: the perceptual term's weight (set exactly when `perceptual` is). */
+  perceptualWeight?: number;
+  /** Autoencoder: the patch discriminator and when its terms start (undefined: no adversarial terms). */
+  discriminator?: DiscriminatorSettings;
   seed: number;
   saveEvery: number;
   flip: boolean;
@@ -80,6 +86,18 @@ export interface TrainSettings {
   hashWithSteps: string;
   /** The settings the hash covers, saved with the state so a mismatch can name the fields that differ. */
   shaping: Record<string, unknown>;
+}
+
+/** The adversarial part of autoencoder training, as the reference's LPIPSWithDiscriminator sets it. */
+export interface DiscriminatorSettings {
+  /** The step from which the adversarial terms count (the reference's disc_start). */
+  start: number;
+  /** The adaptive weight's factor (disc_weight; Cheff's autoencoder used 0.5). */
+  weight: number;
+  /** The first convolution's width (the reference's 64). */
+  ndf: number;
+  /** Stride-2 convolutions (disc_num_layers, the reference's 3). */
+  layers: number;
 }
 
 type Json = Record<string, unknown>;
@@ -114,6 +132,12 @@ const FIELDS = new Set([
   "kl_weight",
   "train_encoder",
   "reconstruction_loss",
+  "perceptual",
+  "perceptual_weight",
+  "disc_start",
+  "disc_weight",
+  "disc_ndf",
+  "disc_num_layers",
   "seed",
   "save_every",
   "flip",
@@ -236,6 +260,30 @@ export function parseTrainPipeline(
     }
     return v as "l1" | "l2";
   };
+  // The perceptual and adversarial terms, each absent unless its switch field (perceptual, disc_start) is set.
+  const lossTerms = (): Pick<TrainSettings, "perceptual" | "perceptualWeight" | "discriminator"> => {
+    const out: Pick<TrainSettings, "perceptual" | "perceptualWeight" | "discriminator"> = {};
+    if (t.perceptual !== undefined) {
+      out.perceptual = modelPath("perceptual");
+      out.perceptualWeight = number("perceptual_weight", 1, nonNegative, "a number ≥ 0");
+    } else if (t.perceptual_weight !== undefined) {
+      fail("$.train.perceptual", "missing; perceptual_weight needs the model whose LPIPS weights it weighs");
+    }
+    if (t.disc_start !== undefined) {
+      out.discriminator = {
+        start: integer("disc_start", undefined, 0),
+        weight: number("disc_weight", 0.5, nonNegative, "a number ≥ 0"),
+        ndf: integer("disc_ndf", 64, 1),
+        layers: integer("disc_num_layers", 3, 1),
+      };
+    } else {
+      const stray = ["disc_weight", "disc_ndf", "disc_num_layers"].find((key) => t[key] !== undefined);
+      if (stray) {
+        fail("$.train.disc_start", `missing; ${stray} needs the step from which the discriminator counts`);
+      }
+    }
+    return out;
+  };
   const modelPath = (key: string): string | undefined => {
     const name = string(key, false);
     if (name === undefined) return undefined;
@@ -303,6 +351,7 @@ export function parseTrainPipeline(
       t.reconstruction_loss === undefined || reconstructionLoss(t.reconstruction_loss) === "l1"
         ? undefined
         : "l2",
+    ...lossTerms(),
     seed: integer("seed", 0, 0),
     saveEvery: integer("save_every", 100, 1),
     flip: boolean("flip", false),
@@ -331,13 +380,19 @@ export function parseTrainPipeline(
       "false needs a trained model to start from ($.train.model); a fresh encoder would stay random",
     );
   }
-  if (t.reconstruction_loss !== undefined && recipe !== "autoencoder") {
-    fail("$.train.reconstruction_loss", "only the autoencoder recipe has a reconstruction loss");
+  for (const key of ["reconstruction_loss", "perceptual", "perceptual_weight", "disc_start"]) {
+    if (t[key] !== undefined && recipe !== "autoencoder") {
+      fail(
+        `$.train.${key}`,
+        "only the autoencoder recipe has a reconstruction loss, a perceptual term and a discriminator",
+      );
+    }
   }
   // Paths stay out of the hash, so a run folder or dataset that moved still resumes.
   const {
     model: _model,
     autoencoder: _autoencoder,
+    perceptual: _perceptual,
     data: _data,
     exclude: _exclude,
     output: _output,

@@ -29,12 +29,20 @@ import { tokenize } from "../stages/text/tokenizer.ts";
 import { type ParameterList, Weights } from "../stages/weights.ts";
 import type { Gradients, Tape } from "./autograd.ts";
 import type { Batch } from "./data.ts";
+import {
+  DISCRIMINATOR_PREFIX,
+  discriminatorParameters,
+  initialDiscriminatorWeights,
+  PatchDiscriminator,
+} from "./discriminator.ts";
 import type { Ema } from "./ema.ts";
+import { Lpips } from "./lpips.ts";
 import type { TrainSettings } from "./pipeline.ts";
 import { autoencoderStep, drawPosteriorNoise } from "./recipes/autoencoder.ts";
 import { drawLatentNoise, latentDiffusionStep } from "./recipes/latent.ts";
 import { drawSuperResolutionNoise, superResolutionStep } from "./recipes/superres.ts";
 import { PosteriorCache } from "./posterior_cache.ts";
+import { standardNormal, uniformStream } from "./random.ts";
 import type { ModelTensor } from "./state.ts";
 
 export interface StepOutcome {
@@ -70,14 +78,7 @@ export interface TrainingSetup {
  * (Box–Muller on a seeded mulberry32 stream, not Philox).
  */
 export function initialWeights(list: ParameterList, seed: number): Map<string, HostTensor> {
-  let state = seed >>> 0;
-  const random = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 2 ** 32;
-  };
+  const random = uniformStream(seed);
   const out = new Map<string, HostTensor>();
   const fanIn = new Map<string, number>();
   for (const [name, shape] of list.shapes) {
@@ -95,7 +96,7 @@ export function initialWeights(list: ParameterList, seed: number): Map<string, H
     const isEmbedding = /(^|\.)(token_emb|emb)\.weight$/.test(name) || name.endsWith("pos_emb.emb.weight");
     if (isEmbedding) {
       for (let i = 0; i < size; i++) {
-        data[i] = Math.sqrt(-2 * Math.log(random())) * Math.cos(2 * Math.PI * random());
+        data[i] = standardNormal(random);
       }
     } else if (fanIn.has(module)) {
       const bound = 1 / Math.sqrt(fanIn.get(module)!);
@@ -191,13 +192,22 @@ async function autoencoderSetup(gpu: Gpu | undefined, settings: TrainSettings): 
     ? (name: string) => /^(encoder|quant_conv)\./.test(name)
     : () => false;
   const trainable = tensorsOf(weights, "", frozen);
+  const autoencoderNames = [...trainable.keys()];
   const frozenValues = await hostValues(tensorsOf(weights, "", (name) => !frozen(name)), "");
   const posteriors = settings.trainEncoder === false && !settings.flip
     ? new PosteriorCache(gpu, network)
     : undefined;
+  const lpips = settings.perceptual ? await Lpips.load(gpu, settings.perceptual) : undefined;
+  const discriminator = settings.discriminator
+    ? await discriminatorFor(gpu, settings, config.inChannels)
+    : undefined;
+  // The discriminator's parameters train beside the autoencoder's: Adam treats each
+  // parameter on its own, so one optimizer over both equals the reference's two
+  // optimizers with the same settings.
+  for (const [name, t] of discriminator?.weights.tensors ?? []) trainable.set(DISCRIMINATOR_PREFIX + name, t);
   return {
     trainable,
-    emaNames: settings.ema ? [...trainable.keys()] : [],
+    emaNames: settings.ema ? autoencoderNames : [],
     imageSize: settings.imageSize,
     channels: config.inChannels === 1 ? 1 : 3,
     requireReports: false,
@@ -213,21 +223,77 @@ async function autoencoderSetup(gpu: Gpu | undefined, settings: TrainSettings): 
         network,
         images,
         (latentSize) => drawPosteriorNoise(settings.seed, step, imageIndices(batch), latentSize),
-        { klWeight: settings.klWeight, reconstructionLoss: settings.reconstructionLoss, frozenEncoder },
+        {
+          klWeight: settings.klWeight,
+          reconstructionLoss: settings.reconstructionLoss,
+          frozenEncoder,
+          perceptual: lpips ? { lpips, weight: settings.perceptualWeight! } : undefined,
+          adversarial: discriminator
+            ? {
+              discriminator,
+              weight: settings.discriminator!.weight,
+              active: step >= settings.discriminator!.start,
+              lastLayer: weights.get("decoder.conv_out.weight"),
+            }
+            : undefined,
+        },
       );
       images.release();
-      return {
-        loss: result.loss,
-        grads: result.grads,
-        terms: { rec: result.reconstructionLoss, kl: result.klLoss },
-      };
+      const terms: Record<string, number> = { rec: result.reconstructionLoss, kl: result.klLoss };
+      if (result.perceptualLoss !== undefined) terms.p = result.perceptualLoss;
+      if (result.adversarial) {
+        terms.g = result.adversarial.generatorLoss;
+        terms.d_weight = result.adversarial.weight;
+        terms.disc = result.adversarial.discriminatorLoss;
+      }
+      return { loss: result.loss, grads: result.grads, terms };
     },
     exportModel(params) {
       const tensors = new Map([...frozenValues, ...withValues(trainable, params, trainable.keys())]);
       return { tensors, config: raw };
     },
-    release: () => weights.release(),
+    release: () => {
+      weights.release();
+      lpips?.release();
+      discriminator?.weights.release();
+    },
   };
+}
+
+/**
+ * Builds the discriminator training starts from: the model file's `loss.discriminator.*`
+ * weights when it has them (as the reference's autoencoder checkpoints do), else
+ * fresh ones from the run's seed.
+ */
+async function discriminatorFor(
+  gpu: Gpu | undefined,
+  settings: TrainSettings,
+  inChannels: number,
+): Promise<PatchDiscriminator> {
+  const config = { inChannels, ndf: settings.discriminator!.ndf, layers: settings.discriminator!.layers };
+  const expected = discriminatorParameters(config);
+  if (settings.model) {
+    const file = await readModelFile(settings.model);
+    const present = [...expected.keys()].filter((name) => file.state.has(DISCRIMINATOR_PREFIX + name));
+    if (present.length > 0) {
+      for (const [name, shape] of expected) {
+        const found = file.state.get(DISCRIMINATOR_PREFIX + name);
+        if (!found || found.shape.length !== shape.length || found.shape.some((d, i) => d !== shape[i])) {
+          throw new CheffError(
+            `${settings.model}: ${DISCRIMINATOR_PREFIX}${name} is ${
+              found ? `[${found.shape}]` : "missing"
+            }, ` +
+              `expected [${shape}] for disc_ndf ${config.ndf} and disc_num_layers ${config.layers}`,
+          );
+        }
+      }
+      const host = new Map(
+        [...expected.keys()].map((name) => [name, file.state.get(DISCRIMINATOR_PREFIX + name)!]),
+      );
+      return PatchDiscriminator.upload(gpu, config, host);
+    }
+  }
+  return PatchDiscriminator.upload(gpu, config, initialDiscriminatorWeights(config, settings.seed + 2));
 }
 
 async function latentSetup(gpu: Gpu | undefined, settings: TrainSettings): Promise<TrainingSetup> {

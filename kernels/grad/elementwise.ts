@@ -1,6 +1,6 @@
 /**
  * Backward of the elementwise operations: broadcast reduction (`sumToShape`),
- * and the derivatives of SiLU, exact GELU and clamp. Host tensors run plain
+ * and the derivatives of SiLU, exact GELU, clamp and leaky ReLU. Host tensors run plain
  * loops; GPU tensors run kernels/wgsl/elementwise_grad.wgsl, and reductions run
  * as products with a vector of ones on the matmul kernel.
  */
@@ -165,4 +165,11 @@ export function clampBackward(x: Tensor, dy: Tensor, low: number, high: number):
   checkSameSize("clampBackward", x, dy);
   if (!x.gpu) return referenceUnaryGrad(x, dy, (v) => (v >= low && v <= high ? 1 : 0));
   return dispatchUnaryGrad("clamp_grad", x, dy, low, high);
+}
+
+/** dx = dy where x > 0, else slope · dy (PyTorch's leaky_relu and relu backward). */
+export function leakyReluBackward(x: Tensor, dy: Tensor, slope: number): Tensor {
+  checkSameSize("leakyReluBackward", x, dy);
+  if (!x.gpu) return referenceUnaryGrad(x, dy, (v) => (v > 0 ? 1 : slope));
+  return dispatchUnaryGrad("leaky_relu_grad", x, dy, slope);
 }

@@ -14,6 +14,7 @@ import * as embeddingKernels from "../embedding.ts";
 import * as layoutKernels from "../layout.ts";
 import * as matmulKernels from "../matmul.ts";
 import * as normKernels from "../norm.ts";
+import * as poolKernels from "../pool.ts";
 import * as resizeKernels from "../resize.ts";
 import * as softmaxKernels from "../softmax.ts";
 import { attentionBackward, softmaxBackward } from "./attention.ts";
@@ -26,11 +27,12 @@ import {
   convTranspose2dInputGrad,
   convTranspose2dWeightGrad,
 } from "./conv.ts";
-import { clampBackward, geluBackward, siluBackward, sumToShape } from "./elementwise.ts";
+import { clampBackward, geluBackward, leakyReluBackward, siluBackward, sumToShape } from "./elementwise.ts";
 import { embeddingBackward } from "./embedding.ts";
 import { concatBackward, permuteBackward, sliceBackward } from "./layout.ts";
 import { linearBiasGrad, linearInputGrad, linearWeightGrad, matmulGradA, matmulGradB } from "./matmul.ts";
 import { groupNormBackward, layerNormBackward } from "./norm.ts";
+import { maxPool2dBackward } from "./pool.ts";
 import { upsampleNearest2xBackward } from "./resize.ts";
 import { activeTape } from "./tape.ts";
 
@@ -39,6 +41,7 @@ export type { Conv2dOptions, ConvTranspose2dOptions } from "../conv.ts";
 export type { SplitTable } from "../embedding.ts";
 export type { MatmulOptions } from "../matmul.ts";
 export type { GroupNormOptions } from "../norm.ts";
+export type { Pool2dOptions } from "../pool.ts";
 export type { SoftmaxOptions } from "../softmax.ts";
 export { broadcastShape, erf } from "../elementwise.ts";
 export { splitRows } from "../embedding.ts";
@@ -122,6 +125,20 @@ export function clamp(x: Tensor, low: number, high: number): Tensor {
     elementwiseKernels.clamp(x, low, high),
     (saved, dy) => clampBackward(saved, dy, low, high),
   );
+}
+
+/** Leaky ReLU with negative slope `slope` (the patch discriminator's 0.2). */
+export function leakyRelu(x: Tensor, slope: number): Tensor {
+  return unary(
+    "leakyRelu",
+    x,
+    elementwiseKernels.leakyRelu(x, slope),
+    (saved, dy) => leakyReluBackward(saved, dy, slope),
+  );
+}
+
+export function relu(x: Tensor): Tensor {
+  return leakyRelu(x, 0);
 }
 
 // Convolutions.
@@ -304,6 +321,27 @@ export function groupNorm(
   return y;
 }
 
+/**
+ * BatchNorm in training mode (the only mode training uses): each channel of
+ * x [N, C, H, W] normalised by its mean and biased variance over N, H and W, then
+ * scaled by gamma and shifted by beta. It runs as a GroupNorm with one group per
+ * channel on x laid out channels first, so its backward is GroupNorm's. Running
+ * statistics are not kept.
+ */
+export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): Tensor {
+  if (x.shape.length !== 4) {
+    throw new Error(`batchNorm: input must have rank 4 (NCHW), got ${x.shape.length} axes`);
+  }
+  const [N, C, H, W] = x.shape;
+  const channelsFirst = permute(x, [1, 0, 2, 3]);
+  const grouped = channelsFirst.reshape([1, C, N * H, W]);
+  const normalised = groupNorm(grouped, C, gamma, beta, eps);
+  const back = normalised.reshape([C, N, H, W]);
+  const y = permute(back, [1, 0, 2, 3]);
+  for (const t of [channelsFirst, grouped, normalised, back]) t.release();
+  return y;
+}
+
 export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): Tensor {
   const y = normKernels.layerNorm(x, gamma, beta, eps);
   const tape = activeTape();
@@ -313,6 +351,18 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): 
       const g = layerNormBackward(savedX, savedGamma, savedBeta, eps, dy);
       return keepNeeded([g.dx, g.dgamma, g.dbeta], needs);
     });
+  }
+  return y;
+}
+
+// Pooling.
+
+export function maxPool2d(x: Tensor, options: poolKernels.Pool2dOptions): Tensor {
+  const y = poolKernels.maxPool2d(x, options);
+  const tape = activeTape();
+  if (tape?.requiresGrad(x)) {
+    const saved = tape.save(x);
+    tape.record("maxPool2d", y, [x], (dy) => [maxPool2dBackward(saved, dy, options)]);
   }
   return y;
 }

@@ -73,6 +73,16 @@ export class Gradients {
     for (const g of this.byKey.values()) if (!g.released) g.release();
     this.byKey.clear();
   }
+
+  /** Moves the gradients of `parts` into one set, adding those of a tensor that several parts reach. */
+  static merge(...parts: Gradients[]): Gradients {
+    const grads = new Map<StorageKey, Tensor>();
+    for (const part of parts) {
+      for (const [key, g] of part.byKey) accumulate(grads, key, g, g.shape);
+      part.byKey.clear();
+    }
+    return new Gradients(grads);
+  }
 }
 
 export class Tape {

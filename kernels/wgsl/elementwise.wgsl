@@ -93,3 +93,12 @@ fn clamp_range(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   if (i >= p.n) { return; }
   y[i] = min(max(a[offsets(i).x], p.alpha), p.beta) + 0.0 * b[0];
 }
+
+// y = a where a ≥ 0, else alpha · a (alpha 0: ReLU)
+@compute @workgroup_size(64)
+fn leaky_relu(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = linear(gid, groups);
+  if (i >= p.n) { return; }
+  let v = a[offsets(i).x];
+  y[i] = select(p.alpha * v, v, v >= 0.0) + 0.0 * b[0];
+}

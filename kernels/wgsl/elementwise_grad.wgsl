@@ -56,3 +56,11 @@ fn clamp_grad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   let v = x[i];
   dx[i] = select(0.0, dy[i], v >= p.low && v <= p.high);
 }
+
+// d/dx leaky_relu(x) = 1 where x > 0, else the negative slope (held in `low`), as PyTorch's backward.
+@compute @workgroup_size(64)
+fn leaky_relu_grad(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = index(gid, groups);
+  if (i >= p.n) { return; }
+  dx[i] = select(p.low * dy[i], dy[i], x[i] > 0.0);
+}

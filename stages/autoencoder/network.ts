@@ -125,8 +125,12 @@ export class Autoencoder {
     return { mean, logvar };
   }
 
-  /** Decodes latents [N, embed_dim, h, w] to images [N, out_ch, h·f, w·f] (no clamping). */
-  decode(z: Tensor): Tensor {
+  /**
+   * Decodes latents [N, embed_dim, h, w] to images [N, out_ch, h·f, w·f] (no clamping).
+   * `lastLayerInput`, when given, receives a view of decoder.conv_out's input, which it
+   * releases (training weighs the adversarial loss by gradients at that layer).
+   */
+  decode(z: Tensor, lastLayerInput?: (h: Tensor) => void): Tensor {
     const { config } = this;
     const levels = config.chMult.length;
     let h = this.conv("post_quant_conv", z);
@@ -146,6 +150,7 @@ export class Autoencoder {
       }
     }
     h = this.replace(h, this.normSwish("decoder.norm_out", h));
+    lastLayerInput?.(h.reshape(h.shape));
     return this.replace(h, this.conv("decoder.conv_out", h));
   }
 

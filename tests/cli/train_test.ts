@@ -3,7 +3,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { trainCommand } from "../../cli/train.ts";
 import { exists, REPO_ROOT } from "../kit.ts";
-import { tinyAutoencoderPipeline, writeTinyDataset } from "../train/helpers.ts";
+import {
+  adversarialPipeline,
+  tinyAutoencoderPipeline,
+  writeLpipsFile,
+  writeTinyDataset,
+} from "../train/helpers.ts";
 
 const MAIN = join(REPO_ROOT, "cli", "main.ts");
 
@@ -89,7 +94,9 @@ Deno.test("cheff train removes its new output folder after a missing image", asy
   const folder = await Deno.makeTempDir();
   try {
     const data = await writeTinyDataset(join(folder, "data"));
-    for (const name of ["000000", "000001", "000002"]) await Deno.remove(join(folder, "data", "00", `${name}.png`));
+    for (const name of ["000000", "000001", "000002"]) {
+      await Deno.remove(join(folder, "data", "00", `${name}.png`));
+    }
     const pipeline = join(folder, "train.json");
     await Deno.writeTextFile(pipeline, JSON.stringify(tinyAutoencoderPipeline(data, "runs/first")));
 
@@ -107,3 +114,43 @@ Deno.test("cheff train removes its new output folder after a missing image", asy
   }
 });
 
+Deno.test("cheff train logs the perceptual and adversarial terms, and names a file without LPIPS weights", async () => {
+  const folder = await Deno.makeTempDir();
+  try {
+    await writeTinyDataset(join(folder, "data"));
+    await writeLpipsFile(folder);
+    const pipeline = join(folder, "train.json");
+    await Deno.writeTextFile(
+      pipeline,
+      JSON.stringify(adversarialPipeline("data/index.json", "lpips.safetensors", "run", { steps: 2 })),
+    );
+    const run = await cheff(["train", pipeline, "--cpu"]);
+    assert.equal(run.code, 0, run.stderr);
+    const log = (await Deno.readTextFile(join(folder, "run", "log.jsonl"))).trim().split("\n").map((l) =>
+      JSON.parse(l)
+    );
+    assert.deepEqual(log.map((entry) => entry.step), [1, 2]);
+    assert.ok(log[0].p > 0 && log[0].disc === undefined, JSON.stringify(log[0]));
+    assert.ok(log[1].p > 0 && log[1].disc > 0 && log[1].d_weight > 0, JSON.stringify(log[1]));
+
+    // A weights file without LPIPS in it: one line naming the file, and no output folder.
+    await Deno.writeFile(
+      join(folder, "empty.safetensors"),
+      new Uint8Array([8, 0, 0, 0, 0, 0, 0, 0, ...new TextEncoder().encode("{}      ")]),
+    );
+    await Deno.writeTextFile(
+      pipeline,
+      JSON.stringify(adversarialPipeline("data/index.json", "empty.safetensors", "run2", { steps: 1 })),
+    );
+    const bad = await cheff(["train", pipeline, "--cpu"]);
+    assert.equal(bad.code, 1);
+    assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);
+    assert.match(
+      bad.stderr,
+      /empty\.safetensors: no LPIPS weights; expected loss\.perceptual_loss\.net\.slice1\.0\.weight/,
+    );
+    assert.equal(exists(join(folder, "run2")), false, "no output folder is left behind");
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});

@@ -1,9 +1,12 @@
 /**
  * Shared pieces of the training tests: a tiny dataset folder made from the
- * fixture radiographs, and pipeline files for tiny models that train in
- * seconds on the host path.
+ * fixture radiographs, pipeline files for tiny models that train in seconds on
+ * the host path, and random weights for a narrow LPIPS.
  */
 import { join } from "node:path";
+import { type HostTensor, serializeSafetensors } from "../../io/safetensors.ts";
+import { lpipsParameters } from "../../train/lpips.ts";
+import { randomValues } from "../kernels/helpers.ts";
 import { FIXTURES_DIR } from "../kit.ts";
 
 const FIXTURE_IMAGES = [
@@ -62,6 +65,67 @@ export function tinyAutoencoderPipeline(
       lr: 1e-3,
       save_every: 2,
       seed: 7,
+      output,
+      ...train,
+    },
+  };
+}
+
+/** Conv widths of a narrow VGG16 (13 convolutions), so the test runs in moments. */
+const NARROW_VGG = [4, 4, 6, 6, 8, 8, 8, 8, 8, 8, 8, 8, 8];
+
+/** Random LPIPS weights for NARROW_VGG: He-scaled convolutions, small biases and non-negative heads. */
+export function randomLpipsWeights(seed: number): Map<string, HostTensor> {
+  const out = new Map<string, HostTensor>();
+  let s = seed;
+  for (const [name, shape] of lpipsParameters(NARROW_VGG)) {
+    const size = shape.reduce((a, d) => a * d, 1);
+    const values = randomValues(size, s++);
+    const fanIn = shape.slice(1).reduce((a, d) => a * d, 1);
+    const scale = name.startsWith("lin") ? 0 : name.endsWith(".bias") ? 0.05 : Math.sqrt(6 / fanIn);
+    const data = name.startsWith("lin") ? values.map((v) => 0.5 * (v + 1)) : values.map((v) => v * scale);
+    out.set(name, { dtype: "F32", shape, data });
+  }
+  return out;
+}
+
+/** Writes the narrow LPIPS weights as a checkpoint would hold them; returns the file's path. */
+export async function writeLpipsFile(folder: string): Promise<string> {
+  const tensors = new Map(
+    [...randomLpipsWeights(13)].map((
+      [name, t],
+    ) => [`loss.perceptual_loss.${name}`, { shape: t.shape, data: t.data as Float32Array }]),
+  );
+  const path = join(folder, "lpips.safetensors");
+  await Deno.writeFile(path, serializeSafetensors(tensors));
+  return path;
+}
+
+/** A 16-pixel autoencoder run with LPIPS and a small discriminator that starts at step 1. */
+export function adversarialPipeline(
+  data: string,
+  lpips: string,
+  output: string,
+  train: Record<string, unknown> = {},
+) {
+  return {
+    cheff: 1,
+    models: { lpips },
+    train: {
+      recipe: "autoencoder",
+      config: { ...TINY_AUTOENCODER, ddconfig: { ...TINY_AUTOENCODER.ddconfig, resolution: 16 } },
+      data,
+      image_size: 16,
+      batch_size: 2,
+      steps: 4,
+      lr: 1e-3,
+      save_every: 2,
+      seed: 3,
+      perceptual: "lpips",
+      perceptual_weight: 0.5,
+      disc_start: 1,
+      disc_ndf: 4,
+      disc_num_layers: 2,
       output,
       ...train,
     },

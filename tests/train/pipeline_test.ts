@@ -89,3 +89,54 @@ Deno.test("crop_size is for super-resolution only and fits the image", () => {
   assert.equal(whole.cropSize, undefined);
   assert.notEqual(whole.hash, settings.hash);
 });
+
+Deno.test("the perceptual and adversarial fields are checked, and absent ones leave the hash alone", () => {
+  const autoencoder = (train: Record<string, unknown>) => ({
+    ...BASE,
+    models: { ae: "models/ae.pt", lpips: "models/cheff_autoencoder.pt" },
+    train: { ...BASE.train, recipe: "autoencoder", model: "ae", ...train },
+  });
+  const parse = (train: Record<string, unknown>) => parseTrainPipeline(autoencoder(train), "/p/pipe.json");
+  const s = parse({ perceptual: "lpips", disc_start: 5001 });
+  assert.equal(s.perceptual, "/p/models/cheff_autoencoder.pt");
+  assert.equal(s.perceptualWeight, 1);
+  assert.deepEqual(s.discriminator, { start: 5001, weight: 0.5, ndf: 64, layers: 3 });
+  assert.deepEqual(
+    parse({ disc_start: 0, disc_weight: 0.8, disc_ndf: 8, disc_num_layers: 2 }).discriminator,
+    { start: 0, weight: 0.8, ndf: 8, layers: 2 },
+  );
+  rejects(autoencoder({ perceptual: "vgg" }), /\$\.train\.perceptual: 'vgg' is not a name in \$\.models/);
+  rejects(autoencoder({ perceptual_weight: 1 }), /\$\.train\.perceptual: missing; perceptual_weight needs/);
+  rejects(
+    autoencoder({ perceptual: "lpips", perceptual_weight: -1 }),
+    /\$\.train\.perceptual_weight: expected a number ≥ 0, got -1/,
+  );
+  rejects(autoencoder({ disc_weight: 0.5 }), /\$\.train\.disc_start: missing; disc_weight needs the step/);
+  rejects(autoencoder({ disc_start: -1 }), /\$\.train\.disc_start: expected an integer ≥ 0, got -1/);
+  rejects(autoencoder({ disc_start: 0, disc_ndf: 0 }), /\$\.train\.disc_ndf: expected an integer ≥ 1, got 0/);
+  rejects(
+    { ...BASE, train: { ...BASE.train, disc_start: 0 } },
+    /\$\.train\.disc_start: only the autoencoder recipe/,
+  );
+  rejects(
+    { ...BASE, models: { ...BASE.models, lpips: "x.pt" }, train: { ...BASE.train, perceptual: "lpips" } },
+    /\$\.train\.perceptual: only the autoencoder recipe/,
+  );
+  // The LPIPS file's path stays out of the hash; the terms themselves do not.
+  const plain = parse({});
+  assert.equal(plain.perceptual, undefined);
+  assert.equal(plain.discriminator, undefined);
+  assert.notEqual(parse({ perceptual: "lpips" }).hash, plain.hash);
+  assert.notEqual(parse({ disc_start: 10 }).hash, plain.hash);
+  assert.notEqual(parse({ disc_start: 10 }).hash, parse({ disc_start: 20 }).hash);
+  assert.equal(
+    parseTrainPipeline(
+      {
+        ...autoencoder({ perceptual: "lpips" }),
+        models: { ae: "models/ae.pt", lpips: "elsewhere/lpips.pt" },
+      },
+      "/p/pipe.json",
+    ).hash,
+    parse({ perceptual: "lpips" }).hash,
+  );
+});

@@ -110,6 +110,25 @@ const CASES: Case[] = [
     op: ([a, b]) => ops.permute(ops.slice(ops.concat([a, b], 1), 1, 1, 4), [2, 0, 1]),
   },
   { name: "upsampleNearest2x", shapes: [[1, 2, 3, 2]], op: ([x]) => ops.upsampleNearest2x(x) },
+  {
+    // The offset keeps every value of these inputs more than the finite-difference step away from the kink.
+    name: "leakyRelu and relu",
+    shapes: [[24]],
+    op: ([x]) => {
+      const shifted = ops.affine(x, 1, 0.1);
+      return ops.add(ops.leakyRelu(shifted, 0.2), ops.relu(shifted), 1, 0.5);
+    },
+  },
+  {
+    name: "maxPool2d 2×2 and 3×3 stride 2 padding 1",
+    shapes: [[2, 2, 7, 6]],
+    op: ([x]) => ops.maxPool2d(ops.maxPool2d(x, { kernel: 2 }), { kernel: 3, stride: 2, padding: 1 }),
+  },
+  {
+    name: "batchNorm",
+    shapes: [[3, 4, 2, 3], [4], [4]],
+    op: ([x, g, b]) => ops.batchNorm(x, g, b, 1e-5),
+  },
 ];
 
 for (const c of CASES) {
@@ -187,4 +206,36 @@ Deno.test("GPU backward kernels match the host references", async () => {
     }
     tape.release();
   }
+});
+
+Deno.test("batchNorm normalises each channel over batch and positions", () => {
+  const [N, C, H, W] = [3, 2, 2, 2];
+  const x = Tensor.host([N, C, H, W], randomValues(N * C * H * W, 41));
+  const gamma = Tensor.host([C], Float32Array.of(2, 0.5));
+  const beta = Tensor.host([C], Float32Array.of(-1, 0.25));
+  const y = ops.batchNorm(x, gamma, beta, 1e-5);
+  for (let c = 0; c < C; c++) {
+    const values: number[] = [];
+    for (let n = 0; n < N; n++) for (let i = 0; i < H * W; i++) values.push(x.data[(n * C + c) * H * W + i]);
+    const mean = values.reduce((a, v) => a + v, 0) / values.length;
+    const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / values.length;
+    for (let n = 0; n < N; n++) {
+      for (let i = 0; i < H * W; i++) {
+        const at = (n * C + c) * H * W + i;
+        const expected = (x.data[at] - mean) / Math.sqrt(variance + 1e-5) * gamma.data[c] + beta.data[c];
+        assert.ok(Math.abs(y.data[at] - expected) < 1e-5, `channel ${c}: ${y.data[at]} against ${expected}`);
+      }
+    }
+  }
+});
+
+Deno.test("maxPool2d backward sends a tied window's gradient to its first maximum only", () => {
+  const x = Tensor.host([1, 1, 2, 2], Float32Array.of(1, 1, 0, 1));
+  const dy = Tensor.host([1, 1, 1, 1], Float32Array.of(3));
+  const tape = new Tape();
+  tape.watch(x);
+  const y = tape.run(() => ops.maxPool2d(x, { kernel: 2 }));
+  const grads = tape.backward(y, dy);
+  assert.deepEqual(Array.from(grads.get(x)!.data), [3, 0, 0, 0]);
+  tape.release();
 });

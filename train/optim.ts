@@ -8,6 +8,31 @@
  */
 import { Tensor } from "../gpu/tensor.ts";
 import { CheffError } from "../io/errors.ts";
+import type { SplitTable } from "../kernels/embedding.ts";
+
+/**
+ * A parameter as the networks hold it: one tensor, or a table uploaded in row
+ * chunks because it exceeds one storage binding (the released text encoder's
+ * token table on lavapipe). The optimizer treats either as one array of values.
+ */
+export type Trainable = Tensor | SplitTable;
+
+/** Lists the tensors that hold a parameter's values, in row order. */
+export function partsOf(t: Trainable): Tensor[] {
+  return t instanceof Tensor ? [t] : t.chunks;
+}
+
+/** Joins the parts' values (in row order) into one array; a single part is returned as it is. */
+export function joinParts(values: Float32Array[]): Float32Array {
+  if (values.length === 1) return values[0];
+  const out = new Float32Array(values.reduce((a, v) => a + v.length, 0));
+  let offset = 0;
+  for (const v of values) {
+    out.set(v, offset);
+    offset += v.length;
+  }
+  return out;
+}
 
 const f32 = Math.fround;
 
@@ -28,17 +53,21 @@ export interface AdamSettings {
 export class ParameterStore {
   readonly values = new Map<string, Float32Array>();
 
-  private constructor(readonly tensors: Map<string, Tensor>) {}
+  private constructor(readonly tensors: Map<string, Trainable>) {}
 
   /** Reads the current values of `tensors` (by name) into host copies. */
-  static async from(tensors: Map<string, Tensor>): Promise<ParameterStore> {
+  static async from(tensors: Map<string, Trainable>): Promise<ParameterStore> {
     const store = new ParameterStore(tensors);
     const names = [...tensors.keys()];
-    const values = await Tensor.readAll([...tensors.values()]);
+    const parts = names.map((name) => partsOf(tensors.get(name)!));
+    const values = await Tensor.readAll(parts.flat());
+    let next = 0;
     names.forEach((name, i) => {
-      const t = tensors.get(name)!;
+      const own = parts[i];
+      const read = values.slice(next, next + own.length);
+      next += own.length;
       // Host tensors share their array with the store, so the optimizer updates them in place.
-      store.values.set(name, t.isGpu ? values[i] : t.data);
+      store.values.set(name, own.length === 1 && !own[0].isGpu ? own[0].data : joinParts(read));
     });
     return store;
   }
@@ -46,14 +75,18 @@ export class ParameterStore {
   /** Writes the host values of `names` back to their tensors and drops derived forms made from the old values. */
   commit(names: Iterable<string> = this.values.keys()): void {
     for (const name of names) {
-      const t = this.tensors.get(name)!;
       const values = this.values.get(name)!;
-      if (t.gpu) {
-        t.gpu.write(t.buffer, 0, new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-      } else if (t.data !== values) {
-        t.data.set(values);
+      let offset = 0;
+      for (const t of partsOf(this.tensors.get(name)!)) {
+        const part = values.subarray(offset, offset + t.size);
+        offset += t.size;
+        if (t.gpu) {
+          t.gpu.write(t.buffer, 0, new Uint8Array(part.buffer, part.byteOffset, part.byteLength));
+        } else if (t.data !== values) {
+          t.data.set(part);
+        }
+        clearDerived(t);
       }
-      clearDerived(t);
     }
   }
 

@@ -18,7 +18,16 @@ import { type CreatedFolder, createOutputFolder, removeCreatedFolders } from "..
 import { Tape } from "./autograd.ts";
 import { TrainingData } from "./data.ts";
 import { Ema } from "./ema.ts";
-import { Adam, clearDerived, clipGradNorm, milestoneLr, ParameterStore, warmupLr } from "./optim.ts";
+import {
+  Adam,
+  clearDerived,
+  clipGradNorm,
+  joinParts,
+  milestoneLr,
+  ParameterStore,
+  partsOf,
+  warmupLr,
+} from "./optim.ts";
 import type { TrainSettings } from "./pipeline.ts";
 import { createSetup } from "./setup.ts";
 import { loadState, saveState, writeModelFile } from "./state.ts";
@@ -50,6 +59,8 @@ export interface RunOptions {
   onStep?: (report: StepReport) => void;
   /** Informational lines (resumed from, saved to). */
   note?: (message: string) => void;
+  /** The largest row chunk of a loaded token table, in bytes (default: the adapter's storage binding limit). */
+  tableChunkBytes?: number;
 }
 
 export interface RunResult {
@@ -84,7 +95,7 @@ export async function runTraining(
     options.note?.(`${settings.output}: no saved state to resume; starting at step 0`);
   }
 
-  const setup = await createSetup(gpu, settings);
+  const setup = await createSetup(gpu, settings, { tableChunkBytes: options.tableChunkBytes });
   let createdOutput: CreatedFolder | undefined;
   try {
     const store = await ParameterStore.from(setup.trainable);
@@ -113,7 +124,7 @@ export async function runTraining(
       position = saved.info.position;
       options.note?.(`resuming from step ${step} of ${settings.steps}`);
     }
-    for (const t of setup.trainable.values()) clearDerived(t);
+    for (const t of setup.trainable.values()) partsOf(t).forEach(clearDerived);
 
     const data = await TrainingData.open({
       index: settings.data,
@@ -160,20 +171,22 @@ export async function runTraining(
       }
       const batch = await data.batch(position);
       const tape = new Tape();
-      for (const t of setup.trainable.values()) tape.watch(t);
+      for (const t of setup.trainable.values()) tape.watch(...partsOf(t));
       const outcome = await setup.step(tape, batch, step);
 
       // PyTorch leaves a parameter that no gradient reached untouched (its grad is None); so does Adam.apply.
+      // A parameter held in parts gets zeros for a part that no gradient reached.
       const reached = [...setup.trainable].flatMap(([name, t]) => {
-        const g = outcome.grads.get(t);
-        return g ? [[name, g] as const] : [];
+        const parts = partsOf(t).map((part) => ({ part, grad: outcome.grads.get(part) }));
+        return parts.some((p) => p.grad) ? [[name, parts] as const] : [];
       });
-      const values = await Tensor.readAll(reached.map(([, g]) => g));
+      const values = await Tensor.readAll(reached.flatMap(([, parts]) => parts.flatMap((p) => p.grad ?? [])));
       const grads = new Map<string, Float32Array>();
-      reached.forEach(([name, g], i) => {
-        grads.set(name, values[i]);
-        g.release();
-      });
+      let next = 0;
+      for (const [name, parts] of reached) {
+        grads.set(name, joinParts(parts.map((p) => (p.grad ? values[next++] : new Float32Array(p.part.size)))));
+        for (const p of parts) p.grad?.release();
+      }
       outcome.grads.release();
       tape.release();
       if (!Number.isFinite(outcome.loss)) {

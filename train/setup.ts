@@ -41,6 +41,7 @@ import type { TrainSettings } from "./pipeline.ts";
 import { autoencoderStep, drawPosteriorNoise } from "./recipes/autoencoder.ts";
 import { drawLatentNoise, latentDiffusionStep } from "./recipes/latent.ts";
 import { drawSuperResolutionNoise, superResolutionStep } from "./recipes/superres.ts";
+import type { Trainable } from "./optim.ts";
 import { PosteriorCache } from "./posterior_cache.ts";
 import { standardNormal, uniformStream } from "./random.ts";
 import type { ModelTensor } from "./state.ts";
@@ -54,7 +55,7 @@ export interface StepOutcome {
 
 export interface TrainingSetup {
   /** Trainable parameters by checkpoint key name. */
-  trainable: Map<string, Tensor>;
+  trainable: Map<string, Trainable>;
   /** The trainable parameters that get an EMA shadow. */
   emaNames: string[];
   /** Input images: side, channels, and whether every sample needs a report. */
@@ -131,7 +132,7 @@ async function hostValues(tensors: Map<string, Tensor>, prefix: string): Promise
 }
 
 function withValues(
-  trainable: Map<string, Tensor>,
+  trainable: Map<string, Trainable>,
   params: Map<string, Float32Array>,
   names: Iterable<string>,
 ) {
@@ -162,13 +163,23 @@ function imageIndices(batch: Batch): number[] {
   return batch.samples.map((_, i) => batch.position + i);
 }
 
+/** How the networks go up to the GPU. */
+export interface SetupOptions {
+  /** The largest row chunk of a loaded token table, in bytes (default: the adapter's storage binding limit). */
+  tableChunkBytes?: number;
+}
+
 /** Loads or creates the networks for `settings` on `gpu` (the host when undefined). */
-export async function createSetup(gpu: Gpu | undefined, settings: TrainSettings): Promise<TrainingSetup> {
+export async function createSetup(
+  gpu: Gpu | undefined,
+  settings: TrainSettings,
+  options: SetupOptions = {},
+): Promise<TrainingSetup> {
   switch (settings.recipe) {
     case "autoencoder":
       return await autoencoderSetup(gpu, settings);
     case "latent-diffusion":
-      return await latentSetup(gpu, settings);
+      return await latentSetup(gpu, settings, options);
     case "super-resolution":
       return await superResolutionSetup(gpu, settings);
   }
@@ -296,7 +307,11 @@ async function discriminatorFor(
   return PatchDiscriminator.upload(gpu, config, initialDiscriminatorWeights(config, settings.seed + 2));
 }
 
-async function latentSetup(gpu: Gpu | undefined, settings: TrainSettings): Promise<TrainingSetup> {
+async function latentSetup(
+  gpu: Gpu | undefined,
+  settings: TrainSettings,
+  options: SetupOptions,
+): Promise<TrainingSetup> {
   let ldm, unetWeights: Weights, configSource: string | undefined;
   if (settings.model) {
     const loaded = await loadUNet(gpu, settings.model, { config: settings.config });
@@ -322,22 +337,16 @@ async function latentSetup(gpu: Gpu | undefined, settings: TrainSettings): Promi
 
   let textEncoder: InstanceType<typeof TextEncoder> | undefined;
   let textWeights: Weights | undefined;
-  let tokenTable: Tensor | undefined;
+  let tokenTable: Trainable | undefined;
   if (ldm.textEncoder) {
     if (settings.model) {
-      const loaded = await loadTextEncoder(gpu, settings.model, { config: settings.config });
+      const loaded = await loadTextEncoder(gpu, settings.model, {
+        config: settings.config,
+        tableChunkBytes: options.tableChunkBytes,
+      });
       textWeights = loaded.model.weights;
-      const table = loaded.model.tokenTable;
-      if (!(table instanceof Tensor)) {
-        if (table.chunks.length !== 1) {
-          throw new CheffError(
-            "latent-diffusion training: a token table split over several GPU bindings cannot be trained",
-          );
-        }
-        tokenTable = table.chunks[0];
-      } else {
-        tokenTable = table;
-      }
+      // Row chunks when the table exceeds one storage binding: the optimizer sees one parameter.
+      tokenTable = loaded.model.tokenTable;
     } else {
       textWeights = Weights.upload(
         gpu,
@@ -348,7 +357,7 @@ async function latentSetup(gpu: Gpu | undefined, settings: TrainSettings): Promi
     textEncoder = new TextEncoder(ldm.textEncoder, textWeights, tokenTable);
   }
 
-  const trainable = tensorsOf(unetWeights, UNET_PREFIX);
+  const trainable: Map<string, Trainable> = tensorsOf(unetWeights, UNET_PREFIX);
   const unetNames = [...trainable.keys()];
   if (textWeights) {
     for (const [name, t] of tensorsOf(textWeights, TEXT_ENCODER_WEIGHTS_PREFIX, (n) => n === TOKEN_TABLE)) {

@@ -38,6 +38,8 @@ export interface LoadTextEncoderOptions {
   config?: unknown;
   /** Receives informational lines (ignored keys). */
   note?: (message: string) => void;
+  /** The largest row chunk of the token table, in bytes (default: the adapter's storage binding limit). */
+  tableChunkBytes?: number;
 }
 
 export interface LoadedTextEncoder {
@@ -123,7 +125,7 @@ export async function loadTextEncoder(
     ? table.data
     : Float32Array.from(table.data as ArrayLike<number>, Number);
   const tokenTable = gpu
-    ? splitRows(gpu, [table.shape[0], table.shape[1]], tableData)
+    ? splitRows(gpu, [table.shape[0], table.shape[1]], tableData, options.tableChunkBytes)
     : Tensor.host(table.shape, tableData);
   const weights = Weights.upload(gpu, match.tensors);
   return { model: new TextEncoder(config, weights, tokenTable), config, sha256: file.sha256, configSource };

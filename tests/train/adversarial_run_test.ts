@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import type { Tensor } from "../../gpu/tensor.ts";
 import { parseSafetensors } from "../../io/safetensors.ts";
 import { loadAutoencoder } from "../../stages/autoencoder/load.ts";
 import { DISCRIMINATOR_PREFIX } from "../../train/discriminator.ts";
@@ -64,7 +65,7 @@ Deno.test("an adversarial run resumes to the weights of a straight run and expor
       );
     const setup = await createSetup(undefined, fromModel("continued"));
     for (const name of discriminatorNames) {
-      assert.deepEqual(setup.trainable.get(name)!.data, a.params.get(name), `${name} comes from the file`);
+      assert.deepEqual((setup.trainable.get(name) as Tensor).data, a.params.get(name), `${name} comes from the file`);
     }
     setup.release();
     await assert.rejects(

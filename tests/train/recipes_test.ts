@@ -103,6 +103,53 @@ kitTest("report-conditioned latent diffusion trains the text encoder too", [T2I]
   }
 });
 
+kitTest("a token table uploaded in row chunks trains to the same weights as one table", [T2I], async () => {
+  const folder = await Deno.makeTempDir();
+  try {
+    const gpu = await getGpu();
+    const data = await writeTinyDataset(join(folder, "data"), true);
+    // A chunk limit of 128 KiB splits the kit's 488 KB token table, as 128 MiB splits the released one.
+    const chunkBytes = 2 ** 17;
+    const { model } = await loadTextEncoder(gpu, T2I, { tableChunkBytes: chunkBytes });
+    const chunks = "chunks" in model.tokenTable ? model.tokenTable.chunks.length : 1;
+    assert.ok(chunks > 1, `the table is in ${chunks} chunk(s)`);
+    model.weights.release();
+    model.tokenTable.release();
+
+    const run = async (output: string, tableChunkBytes?: number) => {
+      const settings = parseTrainPipeline({
+        cheff: 1,
+        models: { start: T2I },
+        train: {
+          recipe: "latent-diffusion",
+          model: "start",
+          data,
+          image_size: 64,
+          batch_size: 1,
+          steps: 2,
+          lr: 1e-3,
+          output: join(folder, output),
+        },
+      }, join(folder, "pipeline.json"));
+      await runTraining(gpu, settings, { tableChunkBytes });
+      return (await loadState(settings.output))!;
+    };
+    const whole = await run("whole");
+    const split = await run("split", chunkBytes);
+    const table = "cond_stage_model.transformer.token_emb.weight";
+    assert.ok(whole.params.has(table));
+    assert.deepEqual([...split.params.keys()].sort(), [...whole.params.keys()].sort());
+    for (const [name, values] of whole.params) assert.deepEqual(split.params.get(name), values, name);
+    for (const [name, values] of whole.optimizer.exp_avg) {
+      assert.deepEqual(split.optimizer.exp_avg.get(name), values, `exp_avg of ${name}`);
+    }
+    const file = parseSafetensors(await Deno.readFile(join(folder, "split", MODEL_FILE)));
+    assert.deepEqual(file.tensors.get(table)!.data, whole.params.get(table), "the model file holds one table");
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});
+
 kitTest("super-resolution trains from low-resolution copies", [SR, GRADIENTS], async () => {
   const folder = await Deno.makeTempDir();
   try {

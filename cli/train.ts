@@ -5,6 +5,7 @@
 import { getGpu } from "../gpu/device.ts";
 import { CheffError } from "../io/errors.ts";
 import { readTrainPipeline } from "../train/pipeline.ts";
+import { RecordedDraws } from "../train/recorded_draws.ts";
 import { LOG_FILE, MODEL_FILE, runTraining } from "../train/runner.ts";
 import { type Command, COMMON_HELP, intOption, parseOptions, stringOption } from "./command.ts";
 import { note, Progress } from "./common.ts";
@@ -53,6 +54,10 @@ Options:
   --models DIR    where relative model paths are looked up first (default: $CHEFF_MODELS)
   --steps N       stop after N steps in this call and save (continue later with --resume)
   --cpu           run the plain TypeScript reference kernels instead of WebGPU
+  --draws FILE    latent diffusion: replay recorded random draws instead of the
+                  seeded ones, to compare a step with another implementation;
+                  a safetensors file with t [S, N], noise and posterior_noise
+                  [S, N, C, h, w] for S steps of N images
 ${COMMON_HELP}
 
 Examples:
@@ -66,6 +71,7 @@ Examples:
       models: { type: "string" },
       steps: { type: "string" },
       cpu: { type: "boolean" },
+      draws: { type: "string" },
     }, 1);
     const pipeline = parsed.positionals[0];
     if (!pipeline) throw new CheffError("train: a pipeline file is required (see cheff train --help)");
@@ -80,6 +86,8 @@ Examples:
       modelsDir: stringOption(parsed, "models"),
     });
     const stopAfter = parsed.values.steps === undefined ? undefined : intOption(parsed, "steps", 1, 1);
+    const drawsFile = stringOption(parsed, "draws");
+    const draws = drawsFile === undefined ? undefined : await RecordedDraws.load(drawsFile);
     const gpu = parsed.values.cpu ? undefined : await getGpu();
 
     // The bar counts the steps of this call, so its rate and time left stay right after a resume.
@@ -89,6 +97,7 @@ Examples:
       resume: parsed.values.resume === true,
       stopAfter,
       saveOnStop: true,
+      draws,
       note,
       onStart(step) {
         firstStep = step;

@@ -30,6 +30,7 @@ import {
 } from "./optim.ts";
 import type { TrainSettings } from "./pipeline.ts";
 import { createSetup } from "./setup.ts";
+import type { RecordedDraws } from "./recorded_draws.ts";
 import { loadState, saveState, writeModelFile } from "./state.ts";
 
 export const MODEL_FILE = "model.safetensors";
@@ -61,6 +62,8 @@ export interface RunOptions {
   note?: (message: string) => void;
   /** The largest row chunk of a loaded token table, in bytes (default: the adapter's storage binding limit). */
   tableChunkBytes?: number;
+  /** Latent diffusion: recorded draws that replace the seeded ones (`--draws`). */
+  draws?: RecordedDraws;
 }
 
 export interface RunResult {
@@ -95,7 +98,10 @@ export async function runTraining(
     options.note?.(`${settings.output}: no saved state to resume; starting at step 0`);
   }
 
-  const setup = await createSetup(gpu, settings, { tableChunkBytes: options.tableChunkBytes });
+  const setup = await createSetup(gpu, settings, {
+    tableChunkBytes: options.tableChunkBytes,
+    draws: options.draws,
+  });
   let createdOutput: CreatedFolder | undefined;
   try {
     const store = await ParameterStore.from(setup.trainable);
@@ -105,8 +111,13 @@ export async function runTraining(
       eps: settings.eps,
       weightDecay: settings.weightDecay,
     }, settings.optimizer === "adamw");
-    const emaInitial = new Map(setup.emaNames.map((name) => [name, store.values.get(name)!]));
-    let ema = setup.emaNames.length > 0 ? new Ema(emaInitial, settings.emaDecay) : undefined;
+    // The EMA continues the model file's when it has one (as the reference's does), else starts at the parameters.
+    const emaInitial = new Map(
+      setup.emaNames.map((name) => [name, setup.emaStart?.shadows.get(name) ?? store.values.get(name)!]),
+    );
+    let ema = setup.emaNames.length > 0
+      ? new Ema(emaInitial, settings.emaDecay, setup.emaStart?.numUpdates ?? 0)
+      : undefined;
     let step = 0;
     let position = 0;
     if (saved) {
@@ -184,7 +195,10 @@ export async function runTraining(
       const grads = new Map<string, Float32Array>();
       let next = 0;
       for (const [name, parts] of reached) {
-        grads.set(name, joinParts(parts.map((p) => (p.grad ? values[next++] : new Float32Array(p.part.size)))));
+        grads.set(
+          name,
+          joinParts(parts.map((p) => (p.grad ? values[next++] : new Float32Array(p.part.size)))),
+        );
         for (const p of parts) p.grad?.release();
       }
       outcome.grads.release();

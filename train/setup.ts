@@ -43,6 +43,7 @@ import { drawLatentNoise, latentDiffusionStep } from "./recipes/latent.ts";
 import { drawSuperResolutionNoise, superResolutionStep } from "./recipes/superres.ts";
 import type { Trainable } from "./optim.ts";
 import { PosteriorCache } from "./posterior_cache.ts";
+import type { RecordedDraws } from "./recorded_draws.ts";
 import { standardNormal, uniformStream } from "./random.ts";
 import type { ModelTensor } from "./state.ts";
 
@@ -58,6 +59,8 @@ export interface TrainingSetup {
   trainable: Map<string, Trainable>;
   /** The trainable parameters that get an EMA shadow. */
   emaNames: string[];
+  /** The EMA's shadows and update count at the start, when the model file carries them (else the parameters, 0). */
+  emaStart?: { shadows: Map<string, Float32Array>; numUpdates: number };
   /** Input images: side, channels, and whether every sample needs a report. */
   imageSize: number;
   channels: 1 | 3;
@@ -163,10 +166,12 @@ function imageIndices(batch: Batch): number[] {
   return batch.samples.map((_, i) => batch.position + i);
 }
 
-/** How the networks go up to the GPU. */
+/** How the networks go up to the GPU, and where the random draws come from. */
 export interface SetupOptions {
   /** The largest row chunk of a loaded token table, in bytes (default: the adapter's storage binding limit). */
   tableChunkBytes?: number;
+  /** Latent diffusion: recorded draws that replace the seeded ones. */
+  draws?: RecordedDraws;
 }
 
 /** Loads or creates the networks for `settings` on `gpu` (the host when undefined). */
@@ -175,6 +180,9 @@ export async function createSetup(
   settings: TrainSettings,
   options: SetupOptions = {},
 ): Promise<TrainingSetup> {
+  if (options.draws && settings.recipe !== "latent-diffusion") {
+    throw new CheffError(`${options.draws.path}: recorded draws replace the latent-diffusion recipe's only`);
+  }
   switch (settings.recipe) {
     case "autoencoder":
       return await autoencoderSetup(gpu, settings);
@@ -381,6 +389,7 @@ async function latentSetup(
     trainable,
     // Only the U-Net has an EMA, as in the reference (the text encoder is trained but has no shadow).
     emaNames: settings.ema ? unetNames : [],
+    emaStart: settings.ema && settings.model ? await checkpointEma(settings.model, unetNames) : undefined,
     imageSize: settings.imageSize,
     channels: 3,
     requireReports: ldm.textEncoder !== undefined,
@@ -388,7 +397,9 @@ async function latentSetup(
       const images = imageTensor(gpu, batch);
       const side = settings.imageSize / 2 ** (autoencoder.config.chMult.length - 1);
       const latentSize = ldm.unet.inChannels * side * side;
-      const draws = drawLatentNoise(settings.seed, step, imageIndices(batch), latentSize, schedule.timesteps);
+      const draws = options.draws
+        ? options.draws.forStep(step, batch.samples.length, latentSize, schedule.timesteps)
+        : drawLatentNoise(settings.seed, step, imageIndices(batch), latentSize, schedule.timesteps);
       let reports: Int32Array | undefined;
       if (textEncoder) {
         reports = new Int32Array(batch.samples.length * maxLength);
@@ -436,6 +447,30 @@ async function latentSetup(
       autoencoder.release();
     },
   };
+}
+
+/**
+ * Reads the EMA a model file carries (`model_ema.*` for every U-Net parameter and
+ * `model_ema.num_updates`), so training continues it as the reference does after
+ * loading a checkpoint; undefined when the file has none.
+ */
+async function checkpointEma(
+  path: string,
+  unetNames: string[],
+): Promise<TrainingSetup["emaStart"]> {
+  const file = await readModelFile(path);
+  const count = file.state.get("model_ema.num_updates");
+  if (!count) return undefined;
+  const shadows = new Map<string, Float32Array>();
+  for (const name of unetNames) {
+    const t = file.state.get(emaKey(name.slice(UNET_PREFIX.length)));
+    if (!t) return undefined;
+    shadows.set(
+      name,
+      t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>, Number),
+    );
+  }
+  return { shadows, numUpdates: Number((count.data as ArrayLike<number | bigint>)[0]) };
 }
 
 async function superResolutionSetup(gpu: Gpu | undefined, settings: TrainSettings): Promise<TrainingSetup> {

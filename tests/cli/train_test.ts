@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { trainCommand } from "../../cli/train.ts";
+import { serializeSafetensors } from "../../io/safetensors.ts";
 import { exists, REPO_ROOT } from "../kit.ts";
 import {
   adversarialPipeline,
@@ -150,6 +151,32 @@ Deno.test("cheff train logs the perceptual and adversarial terms, and names a fi
       /empty\.safetensors: no LPIPS weights; expected loss\.perceptual_loss\.net\.slice1\.0\.weight/,
     );
     assert.equal(exists(join(folder, "run2")), false, "no output folder is left behind");
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+});
+
+Deno.test("cheff train refuses recorded draws for a recipe other than latent diffusion", async () => {
+  const folder = await Deno.makeTempDir();
+  try {
+    await writeTinyDataset(join(folder, "data"));
+    const pipeline = join(folder, "train.json");
+    await Deno.writeTextFile(pipeline, JSON.stringify(tinyAutoencoderPipeline("data/index.json", "run")));
+    const draws = join(folder, "draws.safetensors");
+    const noise = { shape: [1, 2, 2, 4, 4], data: new Float32Array(64) };
+    await Deno.writeFile(
+      draws,
+      serializeSafetensors({
+        t: { shape: [1, 2], data: Int32Array.of(1, 2) },
+        noise,
+        posterior_noise: noise,
+      }),
+    );
+    const run = await cheff(["train", pipeline, "--cpu", "--draws", draws]);
+    assert.equal(run.code, 1);
+    assert.equal(run.stderr.trim().split("\n").length, 1, run.stderr);
+    assert.match(run.stderr, /draws\.safetensors: recorded draws replace the latent-diffusion recipe's only/);
+    assert.equal(exists(join(folder, "run")), false, "no output folder is left behind");
   } finally {
     await Deno.remove(folder, { recursive: true });
   }

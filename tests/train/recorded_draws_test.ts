@@ -1,0 +1,61 @@
+/** Recorded draws for `cheff train --draws`: the file's layout is checked, and each step gets its own slice. */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { serializeSafetensors, type TensorToWrite } from "../../io/safetensors.ts";
+import { RecordedDraws } from "../../train/recorded_draws.ts";
+
+async function write(tensors: Record<string, TensorToWrite>): Promise<string> {
+  const folder = await Deno.makeTempDir();
+  const path = join(folder, "draws.safetensors");
+  await Deno.writeFile(path, serializeSafetensors(tensors));
+  return path;
+}
+
+const ramp = (count: number, start = 0) => Float32Array.from({ length: count }, (_, i) => start + i);
+
+Deno.test("recorded draws give each step its timesteps, noise and posterior noise", async () => {
+  // Two steps of two images with latents of 1×2×2 values.
+  const path = await write({
+    t: { shape: [2, 2], data: BigInt64Array.of(5n, 7n, 11n, 13n) },
+    noise: { shape: [2, 2, 1, 2, 2], data: ramp(16) },
+    posterior_noise: { shape: [2, 2, 1, 2, 2], data: ramp(16, 100) },
+  });
+  const draws = await RecordedDraws.load(path);
+  const second = draws.forStep(1, 2, 4, 1000);
+  assert.deepEqual(second.t, [11, 13]);
+  assert.deepEqual(Array.from(second.noise), Array.from(ramp(8, 8)));
+  assert.deepEqual(Array.from(second.posteriorNoise), Array.from(ramp(8, 108)));
+  assert.throws(() => draws.forStep(2, 2, 4, 1000), /holds draws for 2 step\(s\); step 3 has none/);
+  assert.throws(
+    () => draws.forStep(0, 1, 4, 1000),
+    /batches of 2 latents of 4 values, but the run has 1 of 4/,
+  );
+  assert.throws(() => draws.forStep(0, 2, 4, 6), /timestep 7 at step 1 is past the schedule's 6/);
+});
+
+Deno.test("a draws file with a missing or misshapen tensor is refused in one line", async () => {
+  const noise = { shape: [1, 2, 1, 2, 2], data: ramp(8) };
+  const cases: [Record<string, TensorToWrite>, RegExp][] = [
+    [{ t: { shape: [1, 2], data: Int32Array.of(1, 2) }, noise }, /no 'posterior_noise' tensor/],
+    [
+      { t: { shape: [2], data: Int32Array.of(1, 2) }, noise, posterior_noise: noise },
+      /'t' has shape \[2\], expected 2 axes/,
+    ],
+    [
+      {
+        t: { shape: [1, 2], data: Int32Array.of(1, 2) },
+        noise,
+        posterior_noise: { shape: [1, 2, 1, 1, 2], data: ramp(4) },
+      },
+      /'posterior_noise' has shape \[1,2,1,1,2\], expected \[1, 2, C, h, w\]/,
+    ],
+    [
+      { t: { shape: [1, 2], data: Float32Array.of(1.5, 2) }, noise, posterior_noise: noise },
+      /'t' holds a value that is not a timestep/,
+    ],
+  ];
+  for (const [tensors, pattern] of cases) {
+    const path = await write(tensors);
+    await assert.rejects(() => RecordedDraws.load(path), pattern);
+  }
+});

@@ -25,7 +25,7 @@ use a squared-error reconstruction term ("reconstruction_loss": "l2"). The
 reference's perceptual term needs LPIPS weights: "perceptual" names a model
 in "models" that holds them (the released Cheff autoencoder checkpoint does),
 weighted by "perceptual_weight" (default 1). "disc_start": N adds the patch
-discriminator from step N on, with "disc_weight" (default 0.5, Cheff's),
+discriminator after N steps, with "disc_weight" (default 0.5, Cheff's),
 "disc_ndf" (64) and "disc_num_layers" (3); it trains beside the autoencoder
 and is saved in the model file under loss.discriminator.*. Any recipe may
 lower its learning rate after given step counts ("lr_milestones": [400],
@@ -42,7 +42,8 @@ and each step appends a JSON line to ${LOG_FILE} (step, loss, lr, gradNorm,
 imagesPerSecond, secondsLeft, and the recipe's terms: rec, kl, p, g, d_weight
 and disc for the autoencoder). Progress goes to stderr.
 
-An output folder that holds a state is an error without --resume; with it,
+A new run needs a new or empty output folder. An output folder that holds a
+state is an error without --resume; with it,
 training continues from the last save and gives the same weights as an
 uninterrupted run. Raising "steps" in the pipeline file and resuming extends a
 finished run; any other changed setting is an error that names it.

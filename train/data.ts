@@ -16,6 +16,7 @@ import { CheffError } from "../io/errors.ts";
 import { imageToModelInput, loadImage } from "../io/image/load.ts";
 import { type IndexEntry, readIndex } from "../prepare/index_file.ts";
 import { syntheticWarning } from "../prepare/synthetic.ts";
+import { mulberry32 } from "./random.ts";
 
 export interface DataSettings {
   /** Path of the index.json. */
@@ -50,21 +51,15 @@ export interface Batch {
   shape: [number, number, number, number];
 }
 
-/** A 32-bit generator (mulberry32) for the shuffles and flips; not for noise, which comes from Philox. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+/** Uniforms in [0, 1) from mulberry32 for the shuffles and flips; not for noise, which comes from Philox. */
+function uniforms(seed: number): () => number {
+  const bits = mulberry32(seed);
+  return () => bits() / 2 ** 32;
 }
 
 /** Returns the order of `count` samples in `epoch`: a Fisher–Yates shuffle seeded by (seed, epoch). */
 export function epochOrder(count: number, seed: number, epoch: number): Uint32Array {
-  const random = mulberry32((Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b)) >>> 0);
+  const random = uniforms((Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(epoch + 1, 0x85ebca6b)) >>> 0);
   const order = new Uint32Array(count);
   for (let i = 0; i < count; i++) order[i] = i;
   for (let i = count - 1; i > 0; i--) {
@@ -168,7 +163,7 @@ export class TrainingData {
 }
 
 function flipCoin(seed: number, position: number): boolean {
-  return mulberry32((Math.imul(seed >>> 0, 0x27d4eb2f) ^ position) >>> 0)() < 0.5;
+  return uniforms((Math.imul(seed >>> 0, 0x27d4eb2f) ^ position) >>> 0)() < 0.5;
 }
 
 /** Mirrors each [size, size] plane left–right in place. */

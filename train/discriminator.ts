@@ -49,6 +49,16 @@ function layersOf(config: DiscriminatorConfig): Layer[] {
   return out;
 }
 
+/** Returns the smallest image side that leaves the discriminator at least one patch logit. */
+export function discriminatorMinSize(layers: number): number {
+  for (let side = 1;; side++) {
+    // conv k4 s2 p1 halves (floor) the side; the stride-1 block and the last conv each take one off.
+    let s = side;
+    for (let n = 0; n < layers; n++) s = Math.floor((s + 2 - 4) / 2) + 1;
+    if (s - 2 >= 1) return side;
+  }
+}
+
 /** Parameter shapes by name (without the checkpoint prefix), in the reference's order. */
 export function discriminatorParameters(config: DiscriminatorConfig): Map<string, number[]> {
   const shapes = new Map<string, number[]>();

@@ -25,6 +25,9 @@ import { add, concat, conv2d, maxPool2d, mul, relu } from "./ops.ts";
 /** VGG16's convolutions by their index in torchvision's `features`, one list per slice (tap). */
 export const VGG16_SLICES = [[0, 2], [5, 7], [10, 12, 14], [17, 19, 21], [24, 26, 28]] as const;
 
+/** The smallest image side VGG16's four 2×2 max-pools leave a pixel of. */
+export const LPIPS_MIN_SIZE = 16;
+
 /** The scaling layer's constants when the file has none (LPIPS's ImageNet statistics in [-1, 1]). */
 const DEFAULT_SHIFT = [-0.030, -0.088, -0.188];
 const DEFAULT_SCALE = [0.458, 0.448, 0.450];
@@ -32,7 +35,7 @@ const DEFAULT_SCALE = [0.458, 0.448, 0.450];
 /** Key prefixes under which a file may hold the LPIPS weights, most specific first. */
 const PREFIXES = ["loss.perceptual_loss.", "perceptual_loss.", ""];
 
-/** The parameters LPIPS reads, named as taming's module names them, for a VGG16 whose convolutions have `widths`. */
+/** Lists the parameters LPIPS reads, named as taming's module names them, for a VGG16 whose convolutions have `widths`. */
 export function lpipsParameters(widths: readonly number[], inChannels = 3): Map<string, number[]> {
   const shapes = new Map<string, number[]>();
   let cin = inChannels;
@@ -89,7 +92,13 @@ export class Lpips {
       const t = tensors.get(name);
       if (!t) throw new CheffError(`${source}: missing the LPIPS weight ${name}`);
       if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-        throw new CheffError(`${source}: ${name} has shape [${t.shape}], expected [${shape}]`);
+        // The widths come from the convolution weights, so the message names the weight that set them.
+        const conv = name.endsWith(".bias") ? name.replace(/bias$/, "weight") : undefined;
+        const cause = conv ? ` (${conv} has ${shape[0]} output channels)` : "";
+        throw new CheffError(`${source}: ${name} has shape [${t.shape}], expected [${shape}]${cause}`);
+      }
+      if (!Array.from(t.data as ArrayLike<number>).every(Number.isFinite)) {
+        throw new CheffError(`${source}: ${name} holds a value that is not finite (NaN or infinity)`);
       }
       picked.set(name, t);
     }
@@ -122,7 +131,7 @@ export class Lpips {
     const base = PREFIXES.find((prefix) => file.state.has(prefix + "net.slice1.0.weight"));
     if (base === undefined) {
       throw new CheffError(
-        `${path}: no LPIPS weights; expected loss.perceptual_loss.net.slice1.0.weight (as in the released Cheff autoencoder) or net.slice1.0.weight`,
+        `${path}: no LPIPS weights; expected loss.perceptual_loss.net.slice1.0.weight (as in the released Cheff autoencoder), perceptual_loss.net.slice1.0.weight or net.slice1.0.weight`,
       );
     }
     const tensors = new Map<string, HostTensor>();

@@ -18,6 +18,7 @@
  */
 import { createHash } from "node:crypto";
 import { dirname, isAbsolute, join, resolve } from "node:path";
+import { sha256File } from "../io/checkpoint/load.ts";
 import { CheffError } from "../io/errors.ts";
 
 export const RECIPES = ["autoencoder", "latent-diffusion", "super-resolution"] as const;
@@ -101,6 +102,9 @@ export interface DiscriminatorSettings {
 }
 
 type Json = Record<string, unknown>;
+
+/** The autoencoder's perceptual and adversarial fields of the train section. */
+const LOSS_TERM_FIELDS = ["perceptual", "perceptual_weight", "disc_start", "disc_weight", "disc_ndf", "disc_num_layers"];
 
 function isObject(v: unknown): v is Json {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -263,6 +267,10 @@ export function parseTrainPipeline(
   // The perceptual and adversarial terms, each absent unless its switch field (perceptual, disc_start) is set.
   const lossTerms = (): Pick<TrainSettings, "perceptual" | "perceptualWeight" | "discriminator"> => {
     const out: Pick<TrainSettings, "perceptual" | "perceptualWeight" | "discriminator"> = {};
+    const stray = LOSS_TERM_FIELDS.find((key) => t[key] !== undefined);
+    if (stray && recipe !== "autoencoder") {
+      fail(`$.train.${stray}`, "only the autoencoder recipe has a perceptual term and a discriminator");
+    }
     if (t.perceptual !== undefined) {
       out.perceptual = modelPath("perceptual");
       out.perceptualWeight = number("perceptual_weight", 1, nonNegative, "a number ≥ 0");
@@ -277,9 +285,9 @@ export function parseTrainPipeline(
         layers: integer("disc_num_layers", 3, 1),
       };
     } else {
-      const stray = ["disc_weight", "disc_ndf", "disc_num_layers"].find((key) => t[key] !== undefined);
-      if (stray) {
-        fail("$.train.disc_start", `missing; ${stray} needs the step from which the discriminator counts`);
+      const field = ["disc_weight", "disc_ndf", "disc_num_layers"].find((key) => t[key] !== undefined);
+      if (field) {
+        fail("$.train.disc_start", `missing; ${field} needs the step count after which the discriminator counts`);
       }
     }
     return out;
@@ -380,13 +388,8 @@ export function parseTrainPipeline(
       "false needs a trained model to start from ($.train.model); a fresh encoder would stay random",
     );
   }
-  for (const key of ["reconstruction_loss", "perceptual", "perceptual_weight", "disc_start"]) {
-    if (t[key] !== undefined && recipe !== "autoencoder") {
-      fail(
-        `$.train.${key}`,
-        "only the autoencoder recipe has a reconstruction loss, a perceptual term and a discriminator",
-      );
-    }
+  if (t.reconstruction_loss !== undefined && recipe !== "autoencoder") {
+    fail("$.train.reconstruction_loss", "only the autoencoder recipe has a reconstruction loss");
   }
   // Paths stay out of the hash, so a run folder or dataset that moved still resumes.
   const {
@@ -408,6 +411,19 @@ export function parseTrainPipeline(
   settings.hash = sha256(shaping);
   settings.shaping = shaping;
   return settings;
+}
+
+/**
+ * Adds the SHA-256 of the LPIPS weights file to the settings the hash covers,
+ * so resuming with other perceptual weights is refused while a moved copy of
+ * the same file is not.
+ */
+export async function addInputDigests(settings: TrainSettings): Promise<void> {
+  if (!settings.perceptual || settings.shaping.perceptualFile !== undefined) return;
+  settings.shaping.perceptualFile = await sha256File(settings.perceptual).catch((error) => {
+    throw new CheffError(`${settings.perceptual}: cannot read the LPIPS weights (${(error as Error).message})`);
+  });
+  settings.hash = createHash("sha256").update(JSON.stringify(settings.shaping)).digest("hex");
 }
 
 /** Resolves a relative model path against the models folder (when the file is there), then the pipeline's folder. */

@@ -28,8 +28,8 @@ import {
   partsOf,
   warmupLr,
 } from "./optim.ts";
-import type { TrainSettings } from "./pipeline.ts";
 import { createSetup } from "./setup.ts";
+import { addInputDigests, type TrainSettings } from "./pipeline.ts";
 import type { RecordedDraws } from "./recorded_draws.ts";
 import { loadState, saveState, writeModelFile } from "./state.ts";
 
@@ -78,7 +78,10 @@ export async function runTraining(
   settings: TrainSettings,
   options: RunOptions = {},
 ): Promise<RunResult> {
+  checkOutputPath(settings.output);
+  await addInputDigests(settings);
   const saved = await loadState(settings.output);
+  if (!saved) await checkFreshOutput(settings.output);
   if (saved && !options.resume) {
     throw new CheffError(
       `${settings.output}: contains a training state at step ${saved.info.step}; pass --resume to continue it or choose another output folder`,
@@ -150,6 +153,8 @@ export async function runTraining(
 
     createdOutput = await createOutputFolder(settings.output);
     const logPath = join(settings.output, LOG_FILE);
+    // A resumed run's log goes back to the saved step, so steps redone after a kill are not logged twice.
+    if (saved) await truncateLog(logPath, saved.info.step);
     // The rate counts from the end of this call's first step, which also compiles every kernel.
     let started = performance.now();
     let firstStep = step;
@@ -250,20 +255,94 @@ export async function runTraining(
     }
     return { step, params: store.values };
   } catch (error) {
-    // A run that fails before writing its first log line or save removes the output folder if it created it.
-    if (createdOutput) await removeCreatedFolders(createdOutput);
+    // A fresh run that fails before its first save takes back its log and the folders it created.
+    if (createdOutput && !saved && !(await loadState(settings.output).catch(() => undefined))) {
+      await Deno.remove(join(settings.output, LOG_FILE)).catch(() => {});
+      await removeCreatedFolders(createdOutput);
+    }
     throw error;
   } finally {
     setup.release();
   }
 }
 
+/** The pipeline fields behind settings that the train section does not spell as they are named. */
+const FIELD_NAMES: Record<string, string> = {
+  "perceptualWeight": "perceptual",
+  "perceptualFile": "perceptual",
+  "discriminator": "disc_start",
+  "discriminator.start": "disc_start",
+  "discriminator.weight": "disc_weight",
+  "discriminator.ndf": "disc_ndf",
+  "discriminator.layers": "disc_num_layers",
+};
+
 /** Names the settings whose values differ between two runs, as the pipeline file spells them (batch_size). */
 function differingFields(saved: Record<string, unknown>, current: Record<string, unknown>): string[] {
-  const keys = new Set([...Object.keys(saved), ...Object.keys(current)]);
-  return [...keys]
-    .filter((key) => JSON.stringify(saved[key]) !== JSON.stringify(current[key]))
-    .map((key) => key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`));
+  const differing = (a: Record<string, unknown>, b: Record<string, unknown>, prefix: string): string[] =>
+    [...new Set([...Object.keys(a), ...Object.keys(b)])].flatMap((key) => {
+      const [x, y] = [a[key], b[key]];
+      if (JSON.stringify(x) === JSON.stringify(y)) return [];
+      // A field present in both runs as an object names its own fields; one added or removed names the switch.
+      if (isRecord(x) && isRecord(y) && prefix === "") return differing(x, y, `${key}.`);
+      const name = prefix + key;
+      if (key === "perceptualWeight" && x !== undefined && y !== undefined) return ["perceptual_weight"];
+      return [FIELD_NAMES[name] ?? name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)];
+    });
+  return [...new Set(differing(saved, current, ""))];
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Refuses an output path that is a file, before anything is read or written. */
+function checkOutputPath(path: string): void {
+  try {
+    if (!Deno.statSync(path).isDirectory) {
+      throw new CheffError(`${path}: is a file; the training output needs a folder`);
+    }
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw error;
+  }
+}
+
+/** Refuses to start a run in a folder that already has files in it, so nothing there is replaced or appended to. */
+async function checkFreshOutput(path: string): Promise<void> {
+  try {
+    for await (const entry of Deno.readDir(path)) {
+      throw new CheffError(
+        `${path}: holds files (${entry.name}) but no training state; choose a new or empty output folder (--out DIR)`,
+      );
+    }
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw error;
+  }
+}
+
+/** Keeps the log lines of steps up to `step` (the saved one); lines cut short by a kill go too. */
+async function truncateLog(path: string, step: number): Promise<void> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw error;
+  }
+  const kept = text.split("\n").filter((line) => {
+    try {
+      return (JSON.parse(line) as { step?: unknown }).step as number <= step;
+    } catch {
+      return false;
+    }
+  });
+  const rewritten = kept.map((line) => line + "\n").join("");
+  if (rewritten === text) return;
+  const temporary = `${path}.tmp`;
+  await Deno.writeTextFile(temporary, rewritten);
+  await Deno.rename(temporary, path);
 }
 
 function globalNorm(grads: Map<string, Float32Array>): number {

@@ -17,6 +17,7 @@ import { parseLatentDiffusionConfig } from "../stages/latent/config.ts";
 import { AUTOENCODER_PREFIX, emaKey, loadUNet, UNET_PREFIX } from "../stages/latent/load.ts";
 import { UNet, unetParameters } from "../stages/latent/unet.ts";
 import { readModelFile } from "../stages/load.ts";
+import { splitRows } from "../kernels/embedding.ts";
 import { PRESETS } from "../stages/presets.ts";
 import { latentSchedule } from "../stages/schedules/latent.ts";
 import { srCosineSchedule } from "../stages/schedules/cosine.ts";
@@ -31,12 +32,13 @@ import type { Gradients, Tape } from "./autograd.ts";
 import type { Batch } from "./data.ts";
 import {
   DISCRIMINATOR_PREFIX,
+  discriminatorMinSize,
   discriminatorParameters,
   initialDiscriminatorWeights,
   PatchDiscriminator,
 } from "./discriminator.ts";
 import type { Ema } from "./ema.ts";
-import { Lpips } from "./lpips.ts";
+import { Lpips, LPIPS_MIN_SIZE } from "./lpips.ts";
 import type { TrainSettings } from "./pipeline.ts";
 import { autoencoderStep, drawPosteriorNoise } from "./recipes/autoencoder.ts";
 import { drawLatentNoise, latentDiffusionStep } from "./recipes/latent.ts";
@@ -144,6 +146,21 @@ function withValues(
   return out;
 }
 
+/**
+ * Runs a stage loader for training, where a missing config goes into the train
+ * section rather than a --config option.
+ */
+async function withConfigAdvice<T>(load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    if (error instanceof CheffError && error.message.endsWith("pass --config FILE")) {
+      throw new CheffError(error.message.replace(/pass --config FILE$/, 'give the train section a "config"'));
+    }
+    throw error;
+  }
+}
+
 /** Returns the raw config to store in an exported model: the pipeline's, the file's own, or the preset the loader matched. */
 async function rawConfig(settings: TrainSettings, configSource: string | undefined): Promise<unknown> {
   if (settings.config !== undefined) return settings.config;
@@ -166,7 +183,7 @@ function imageIndices(batch: Batch): number[] {
   return batch.samples.map((_, i) => batch.position + i);
 }
 
-/** How the networks go up to the GPU, and where the random draws come from. */
+/** Options for loading the networks and for the random draws. */
 export interface SetupOptions {
   /** The largest row chunk of a loaded token table, in bytes (default: the adapter's storage binding limit). */
   tableChunkBytes?: number;
@@ -196,7 +213,7 @@ export async function createSetup(
 async function autoencoderSetup(gpu: Gpu | undefined, settings: TrainSettings): Promise<TrainingSetup> {
   let config, weights: Weights, configSource: string | undefined;
   if (settings.model) {
-    const loaded = await loadAutoencoder(gpu, settings.model, { config: settings.config });
+    const loaded = await withConfigAdvice(() => loadAutoencoder(gpu, settings.model!, { config: settings.config }));
     ({ config, weights } = loaded.model);
     configSource = loaded.configSource;
   } else {
@@ -216,6 +233,19 @@ async function autoencoderSetup(gpu: Gpu | undefined, settings: TrainSettings): 
   const posteriors = settings.trainEncoder === false && !settings.flip
     ? new PosteriorCache(gpu, network)
     : undefined;
+  if (settings.perceptual && settings.imageSize < LPIPS_MIN_SIZE) {
+    throw new CheffError(
+      `$.train.image_size: LPIPS's VGG16 halves the image four times, so it needs at least ${LPIPS_MIN_SIZE} px; got ${settings.imageSize}`,
+    );
+  }
+  if (settings.discriminator) {
+    const minimum = discriminatorMinSize(settings.discriminator.layers);
+    if (settings.imageSize < minimum) {
+      throw new CheffError(
+        `$.train.image_size: a discriminator with disc_num_layers ${settings.discriminator.layers} needs images of at least ${minimum} px; got ${settings.imageSize}`,
+      );
+    }
+  }
   const lpips = settings.perceptual ? await Lpips.load(gpu, settings.perceptual) : undefined;
   const discriminator = settings.discriminator
     ? await discriminatorFor(gpu, settings, config.inChannels)
@@ -297,6 +327,11 @@ async function discriminatorFor(
     if (present.length > 0) {
       for (const [name, shape] of expected) {
         const found = file.state.get(DISCRIMINATOR_PREFIX + name);
+        if (found && !Array.from(found.data as ArrayLike<number>).every(Number.isFinite)) {
+          throw new CheffError(
+            `${settings.model}: ${DISCRIMINATOR_PREFIX}${name} holds a value that is not finite (NaN or infinity)`,
+          );
+        }
         if (!found || found.shape.length !== shape.length || found.shape.some((d, i) => d !== shape[i])) {
           throw new CheffError(
             `${settings.model}: ${DISCRIMINATOR_PREFIX}${name} is ${
@@ -322,7 +357,7 @@ async function latentSetup(
 ): Promise<TrainingSetup> {
   let ldm, unetWeights: Weights, configSource: string | undefined;
   if (settings.model) {
-    const loaded = await loadUNet(gpu, settings.model, { config: settings.config });
+    const loaded = await withConfigAdvice(() => loadUNet(gpu, settings.model!, { config: settings.config }));
     ldm = loaded.config;
     unetWeights = loaded.model.weights;
     configSource = loaded.configSource;
@@ -348,19 +383,21 @@ async function latentSetup(
   let tokenTable: Trainable | undefined;
   if (ldm.textEncoder) {
     if (settings.model) {
-      const loaded = await loadTextEncoder(gpu, settings.model, {
-        config: settings.config,
-        tableChunkBytes: options.tableChunkBytes,
-      });
+      const loaded = await withConfigAdvice(() =>
+        loadTextEncoder(gpu, settings.model!, { config: settings.config, tableChunkBytes: options.tableChunkBytes })
+      );
       textWeights = loaded.model.weights;
-      // Row chunks when the table exceeds one storage binding: the optimizer sees one parameter.
+      // Row chunks when the table exceeds one storage binding: the optimizer treats them as one parameter.
       tokenTable = loaded.model.tokenTable;
     } else {
-      textWeights = Weights.upload(
-        gpu,
-        initialWeights(textEncoderParameters(ldm.textEncoder), settings.seed + 1),
-      );
-      tokenTable = textWeights.get(TOKEN_TABLE);
+      const host = initialWeights(textEncoderParameters(ldm.textEncoder), settings.seed + 1);
+      const table = host.get(TOKEN_TABLE)!;
+      host.delete(TOKEN_TABLE);
+      textWeights = Weights.upload(gpu, host);
+      const [rows, width] = table.shape;
+      tokenTable = gpu
+        ? splitRows(gpu, [rows, width], table.data as Float32Array, options.tableChunkBytes)
+        : Tensor.host(table.shape, table.data as Float32Array);
     }
     textEncoder = new TextEncoder(ldm.textEncoder, textWeights, tokenTable);
   }
@@ -444,6 +481,8 @@ async function latentSetup(
     release() {
       unetWeights.release();
       textWeights?.release();
+      // The token table is held apart from the other text-encoder weights (it may be in row chunks).
+      tokenTable?.release();
       autoencoder.release();
     },
   };
@@ -451,8 +490,8 @@ async function latentSetup(
 
 /**
  * Reads the EMA a model file carries (`model_ema.*` for every U-Net parameter and
- * `model_ema.num_updates`), so training continues it as the reference does after
- * loading a checkpoint; undefined when the file has none.
+ * `model_ema.num_updates`). Training continues it, as the reference does after
+ * loading a checkpoint. Returns undefined when the file has none.
  */
 async function checkpointEma(
   path: string,
@@ -476,7 +515,7 @@ async function checkpointEma(
 async function superResolutionSetup(gpu: Gpu | undefined, settings: TrainSettings): Promise<TrainingSetup> {
   let config, weights: Weights, configSource: string | undefined;
   if (settings.model) {
-    const loaded = await loadSuperResolution(gpu, settings.model, { config: settings.config });
+    const loaded = await withConfigAdvice(() => loadSuperResolution(gpu, settings.model!, { config: settings.config }));
     ({ config, weights } = loaded.model);
     configSource = loaded.configSource;
   } else {

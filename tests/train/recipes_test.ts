@@ -12,8 +12,9 @@ import { emaKey, loadUNet } from "../../stages/latent/load.ts";
 import { readModelFile } from "../../stages/load.ts";
 import { loadSuperResolution } from "../../stages/superres/load.ts";
 import { loadTextEncoder } from "../../stages/text/load.ts";
-import { parseTrainPipeline } from "../../train/pipeline.ts";
+import { parseTrainPipeline, readTrainPipeline } from "../../train/pipeline.ts";
 import { MODEL_FILE, runTraining } from "../../train/runner.ts";
+import { createSetup } from "../../train/setup.ts";
 import { loadState } from "../../train/state.ts";
 import { kitTest, referencePath, REPO_ROOT } from "../kit.ts";
 import { loadAutoencoder } from "../../stages/autoencoder/load.ts";
@@ -213,5 +214,22 @@ Deno.test("latent model file from fresh weights also serves as its autoencoder",
     );
   } finally {
     await Deno.remove(folder, { recursive: true });
+  }
+});
+
+Deno.test("a fresh token table larger than the chunk limit goes up in row chunks", async () => {
+  const settings = await readTrainPipeline(join(REPO_ROOT, "pipelines", "builtin", "ldm-findings.json"), {
+    data: "unused/index.json",
+    output: "unused",
+  });
+  // The built-in findings model's table is 30522 × 32 float32 values, 3.9 MB: four chunks of at most 1 MiB.
+  const setup = await createSetup(await getGpu(), settings, { tableChunkBytes: 2 ** 20 });
+  try {
+    const table = setup.trainable.get("cond_stage_model.transformer.token_emb.weight")!;
+    assert.ok("chunks" in table, "the table is split");
+    assert.equal(table.chunks.length, 4);
+    assert.deepEqual(table.shape, [30522, 32]);
+  } finally {
+    setup.release();
   }
 });

@@ -10,7 +10,7 @@
  */
 import { writeFileAtomic } from "../../io/files.ts";
 import { parseSafetensors, serializeSafetensors, type TensorToWrite } from "../../io/safetensors.ts";
-import { emaKey, EMA_PREFIX, UNET_PREFIX } from "../../stages/latent/load.ts";
+import { EMA_PREFIX, emaKey, UNET_PREFIX } from "../../stages/latent/load.ts";
 
 const [path] = Deno.args;
 if (!path) {

@@ -65,7 +65,11 @@ Deno.test("an adversarial run resumes to the weights of a straight run and expor
       );
     const setup = await createSetup(undefined, fromModel("continued"));
     for (const name of discriminatorNames) {
-      assert.deepEqual((setup.trainable.get(name) as Tensor).data, a.params.get(name), `${name} comes from the file`);
+      assert.deepEqual(
+        (setup.trainable.get(name) as Tensor).data,
+        a.params.get(name),
+        `${name} comes from the file`,
+      );
     }
     setup.release();
     await assert.rejects(

@@ -26,13 +26,19 @@ Deno.test("a new run refuses a folder with files in it, and a file in place of t
     await Deno.mkdir(output);
     await Deno.writeTextFile(join(output, "model.safetensors"), "mine");
     const settings = parseTrainPipeline(tinyAutoencoderPipeline(data, output), join(folder, "p.json"));
-    await assert.rejects(() => runTraining(undefined, settings), /run: holds files \(model\.safetensors\) but no training state/);
+    await assert.rejects(
+      () => runTraining(undefined, settings),
+      /run: holds files \(model\.safetensors\) but no training state/,
+    );
     assert.equal(await Deno.readTextFile(join(output, "model.safetensors")), "mine");
 
     const file = join(folder, "file");
     await Deno.writeTextFile(file, "mine");
     const onFile = parseTrainPipeline(tinyAutoencoderPipeline(data, file), join(folder, "p.json"));
-    await assert.rejects(() => runTraining(undefined, onFile), /file: is a file; the training output needs a folder/);
+    await assert.rejects(
+      () => runTraining(undefined, onFile),
+      /file: is a file; the training output needs a folder/,
+    );
     assert.equal(await Deno.readTextFile(file), "mine");
   } finally {
     await Deno.remove(folder, { recursive: true });
@@ -44,7 +50,10 @@ Deno.test("a new run that fails before its first save leaves no folder and no lo
   try {
     const data = await writeTinyDataset(join(folder, "data"));
     const output = join(folder, "new", "run");
-    const settings = parseTrainPipeline(tinyAutoencoderPipeline(data, output, { save_every: 10 }), join(folder, "p.json"));
+    const settings = parseTrainPipeline(
+      tinyAutoencoderPipeline(data, output, { save_every: 10 }),
+      join(folder, "p.json"),
+    );
     let steps = 0;
     await assert.rejects(() =>
       runTraining(undefined, settings, {
@@ -63,7 +72,10 @@ Deno.test("a resumed run logs each step once", async () => {
   const folder = await Deno.makeTempDir();
   try {
     const data = await writeTinyDataset(join(folder, "data"));
-    const settings = parseTrainPipeline(tinyAutoencoderPipeline(data, join(folder, "run")), join(folder, "p.json"));
+    const settings = parseTrainPipeline(
+      tinyAutoencoderPipeline(data, join(folder, "run")),
+      join(folder, "p.json"),
+    );
     // Three steps with a save at step 2: step 3 is logged but lost, as in a kill.
     await runTraining(undefined, settings, { stopAfter: 3 });
     await Deno.writeTextFile(join(settings.output, LOG_FILE), '{"step": 3, "cut sh', { append: true });
@@ -90,7 +102,10 @@ Deno.test("a resume names the changed loss fields and refuses other LPIPS weight
       /a different train section \(disc_weight changed\)/,
     );
     await assert.rejects(
-      () => runTraining(undefined, parse({ perceptual: undefined, perceptual_weight: undefined }), { resume: true }),
+      () =>
+        runTraining(undefined, parse({ perceptual: undefined, perceptual_weight: undefined }), {
+          resume: true,
+        }),
       /a different train section \(perceptual changed\)/,
     );
     // The same weights with one value changed: the file's digest differs.
@@ -111,7 +126,10 @@ Deno.test("images too small for LPIPS or the discriminator are refused before tr
     const run = (train: Record<string, unknown>) =>
       runTraining(
         undefined,
-        parseTrainPipeline(adversarialPipeline(data, lpips, join(folder, "run"), train), join(folder, "p.json")),
+        parseTrainPipeline(
+          adversarialPipeline(data, lpips, join(folder, "run"), train),
+          join(folder, "p.json"),
+        ),
       );
     await assert.rejects(
       () => run({ image_size: 8 }),
@@ -126,7 +144,9 @@ Deno.test("images too small for LPIPS or the discriminator are refused before tr
     // A non-finite LPIPS weight is named rather than met as a diverging loss.
     const weights = randomLpipsWeights(3);
     (weights.get("net.slice2.5.bias")!.data as Float32Array)[1] = NaN;
-    const tensors = new Map([...weights].map(([name, t]) => [name, { shape: t.shape, data: t.data as Float32Array }]));
+    const tensors = new Map(
+      [...weights].map(([name, t]) => [name, { shape: t.shape, data: t.data as Float32Array }]),
+    );
     await Deno.writeFile(lpips, serializeSafetensors(tensors));
     await assert.rejects(
       () => run({}),

@@ -15,6 +15,7 @@ export const trainCommand: Command = {
   summary: "train a stage from a pipeline file",
   help:
     `Usage: cheff train PIPELINE.json [--resume] [--data INDEX] [--out DIR] [--models DIR] [--steps N] [--cpu]
+                   [--draws FILE]
 
 Trains the autoencoder, a latent-diffusion U-Net (with its text encoder when
 report-conditioned) or the super-resolution U-Net, as the pipeline file's
@@ -27,7 +28,9 @@ in "models" that holds them (the released Cheff autoencoder checkpoint does),
 weighted by "perceptual_weight" (default 1). "disc_start": N adds the patch
 discriminator after N steps, with "disc_weight" (default 0.5, Cheff's),
 "disc_ndf" (64) and "disc_num_layers" (3); it trains beside the autoencoder
-and is saved in the model file under loss.discriminator.*. Any recipe may
+and is saved in the model file under loss.discriminator.*. LPIPS needs images
+of at least 16 px, the discriminator 24 px with 3 layers (12 px with 2). Any
+recipe may
 lower its learning rate after given step counts ("lr_milestones": [400],
 "lr_gamma": 0.25 divides it by 4 from step 401 on).
 
@@ -43,7 +46,8 @@ imagesPerSecond, secondsLeft, and the recipe's terms: rec, kl, p, g, d_weight
 and disc for the autoencoder). Progress goes to stderr.
 
 A new run needs a new or empty output folder. An output folder that holds a
-state is an error without --resume; with it,
+state is an error without --resume (--resume on a folder without one starts
+at step 0); with it,
 training continues from the last save and gives the same weights as an
 uninterrupted run. Raising "steps" in the pipeline file and resuming extends a
 finished run; any other changed setting is an error that names it.
@@ -59,7 +63,7 @@ Options:
                   seeded ones, to compare a step with another implementation;
                   a safetensors file with t [S, N], noise and posterior_noise
                   [S, N, C, h, w] for S steps of N images
-${COMMON_HELP}
+${COMMON_HELP.replace(/\n  --overwrite[^\n]*/, "")}
 
 Examples:
   cheff train pipelines/train-autoencoder.json --data my-radiographs/index.json   (after: cheff index my-radiographs/)
@@ -88,6 +92,11 @@ Examples:
     });
     const stopAfter = parsed.values.steps === undefined ? undefined : intOption(parsed, "steps", 1, 1);
     const drawsFile = stringOption(parsed, "draws");
+    if (drawsFile !== undefined && settings.recipe !== "latent-diffusion") {
+      throw new CheffError(
+        `train: --draws replays the draws of latent-diffusion training only; this pipeline's recipe is ${settings.recipe}`,
+      );
+    }
     const draws = drawsFile === undefined ? undefined : await RecordedDraws.load(drawsFile);
     const gpu = parsed.values.cpu ? undefined : await getGpu();
 

@@ -67,8 +67,16 @@ export class Lpips {
     private readonly inverseScale: Tensor,
   ) {}
 
-  /** Builds LPIPS from weights by module name (`net.sliceK.N.*`, `linK.model.1.weight`, optional `scaling_layer.*`). */
-  static fromTensors(gpu: Gpu | undefined, tensors: Map<string, HostTensor>, source: string): Lpips {
+  /**
+   * Builds LPIPS from weights by module name (`net.sliceK.N.*`, `linK.model.1.weight`, optional
+   * `scaling_layer.*`); `keyPrefix` is what the names carry in the file, for messages.
+   */
+  static fromTensors(
+    gpu: Gpu | undefined,
+    tensors: Map<string, HostTensor>,
+    source: string,
+    keyPrefix = "",
+  ): Lpips {
     const first = tensors.get("net.slice1.0.weight");
     if (!first || first.shape.length !== 4) {
       throw new CheffError(`${source}: no LPIPS VGG16 weights (expected net.slice1.0.weight [64, 3, 3, 3])`);
@@ -98,7 +106,7 @@ export class Lpips {
         throw new CheffError(`${source}: ${name} has shape [${t.shape}], expected [${shape}]${cause}`);
       }
       if (!Array.from(t.data as ArrayLike<number>).every(Number.isFinite)) {
-        throw new CheffError(`${source}: ${name} holds a value that is not finite (NaN or infinity)`);
+        throw new CheffError(`${source}: ${keyPrefix}${name} holds a value that is not finite (NaN or infinity)`);
       }
       picked.set(name, t);
     }
@@ -136,7 +144,7 @@ export class Lpips {
     }
     const tensors = new Map<string, HostTensor>();
     for (const [key, t] of file.state) if (key.startsWith(base)) tensors.set(key.slice(base.length), t);
-    return Lpips.fromTensors(gpu, tensors, path);
+    return Lpips.fromTensors(gpu, tensors, path, base);
   }
 
   /** Computes the five tap features of images [N, 1 or 3, H, W] in [-1, 1], recorded on the active tape. */

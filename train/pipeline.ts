@@ -25,6 +25,8 @@ export const RECIPES = ["autoencoder", "latent-diffusion", "super-resolution"] a
 export type RecipeName = typeof RECIPES[number];
 
 export interface TrainSettings {
+  /** The pipeline file the settings come from, for messages. */
+  pipeline: string;
   recipe: RecipeName;
   /** Path of the model file training starts from; undefined to start from `config` with fresh weights. */
   model?: string;
@@ -330,6 +332,7 @@ export function parseTrainPipeline(
   const nonNegative = (v: number) => v >= 0 && Number.isFinite(v);
 
   const settings = {
+    pipeline: path,
     recipe,
     model,
     config,
@@ -393,6 +396,7 @@ export function parseTrainPipeline(
   }
   // Paths stay out of the hash, so a run folder or dataset that moved still resumes.
   const {
+    pipeline: _pipeline,
     model: _model,
     autoencoder: _autoencoder,
     perceptual: _perceptual,

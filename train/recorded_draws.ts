@@ -19,7 +19,8 @@ export class RecordedDraws {
     readonly path: string,
     readonly steps: number,
     readonly batch: number,
-    readonly latentSize: number,
+    /** The shape of one latent, [C, h, w]. */
+    readonly latentShape: readonly number[],
     private readonly t: number[],
     private readonly noise: Float32Array,
     private readonly posteriorNoise: Float32Array,
@@ -49,39 +50,52 @@ export class RecordedDraws {
     if (!timesteps.every((v) => Number.isInteger(v) && v >= 0)) {
       throw new CheffError(`${path}: 't' holds a value that is not a timestep (an integer ≥ 0)`);
     }
-    const floats = (data: ArrayLike<number | bigint>) =>
-      data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>, Number);
-    const latentSize = noise.shape.slice(2).reduce((a, d) => a * d, 1);
+    const floats = (name: string, data: ArrayLike<number | bigint>) => {
+      const values = data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>, Number);
+      if (!values.every(Number.isFinite)) {
+        throw new CheffError(`${path}: '${name}' holds a value that is not finite (NaN or infinity)`);
+      }
+      return values;
+    };
     return new RecordedDraws(
       path,
       steps,
       batch,
-      latentSize,
+      noise.shape.slice(2),
       timesteps,
-      floats(noise.data as ArrayLike<number>),
-      floats(posterior.data as ArrayLike<number>),
+      floats("noise", noise.data as ArrayLike<number>),
+      floats("posterior_noise", posterior.data as ArrayLike<number>),
     );
   }
 
-  /** Returns the draws of training step `step` (0-based) for a batch of `n` images with latents of `latentSize` values. */
-  forStep(step: number, n: number, latentSize: number, timesteps: number): LatentDraws {
+  /** Refuses a run of steps `first` … `last` − 1 (0-based) that goes past the recorded steps, before any training. */
+  checkSteps(first: number, last: number): void {
+    if (last > this.steps) {
+      throw new CheffError(
+        `${this.path}: holds draws for ${this.steps} step(s), but the run goes from step ${first + 1} to step ${last}`,
+      );
+    }
+  }
+
+  /** Returns the draws of training step `step` (0-based) for a batch of `n` latents of shape [C, h, w]. */
+  forStep(step: number, n: number, latentShape: readonly number[], timesteps: number): LatentDraws {
     if (step >= this.steps) {
       throw new CheffError(`${this.path}: holds draws for ${this.steps} step(s); step ${step + 1} has none`);
     }
-    if (n !== this.batch || latentSize !== this.latentSize) {
+    if (n !== this.batch || latentShape.join() !== this.latentShape.join()) {
       throw new CheffError(
-        `${this.path}: holds draws for batches of ${this.batch} latents of ${this.latentSize} values, ` +
-          `but the run has ${n} of ${latentSize}`,
+        `${this.path}: holds draws for batches of ${this.batch} latents of shape [${this.latentShape.join(", ")}], ` +
+          `but the run has ${n} of [${latentShape.join(", ")}]`,
       );
     }
     const t = this.t.slice(step * n, (step + 1) * n);
     const late = t.find((v) => v >= timesteps);
     if (late !== undefined) {
       throw new CheffError(
-        `${this.path}: timestep ${late} at step ${step + 1} is past the schedule's ${timesteps}`,
+        `${this.path}: timestep ${late} at step ${step + 1}; expected one below the schedule's ${timesteps} steps`,
       );
     }
-    const span = n * latentSize;
+    const span = n * latentShape.reduce((a, d) => a * d, 1);
     return {
       t,
       noise: this.noise.slice(step * span, (step + 1) * span),

@@ -79,6 +79,11 @@ export async function runTraining(
   options: RunOptions = {},
 ): Promise<RunResult> {
   checkOutputPath(settings.output);
+  if (options.draws && settings.recipe !== "latent-diffusion") {
+    throw new CheffError(
+      `${options.draws.path}: --draws replays the draws of latent-diffusion training only; this run's recipe is ${settings.recipe}`,
+    );
+  }
   await addInputDigests(settings);
   const saved = await loadState(settings.output);
   if (!saved) await checkFreshOutput(settings.output);
@@ -139,6 +144,8 @@ export async function runTraining(
       options.note?.(`resuming from step ${step} of ${settings.steps}`);
     }
     for (const t of setup.trainable.values()) partsOf(t).forEach(clearDerived);
+    const lastStep = stopAfterStep(step, settings.steps, options.stopAfter);
+    options.draws?.checkSteps(step, lastStep);
 
     const data = await TrainingData.open({
       index: settings.data,
@@ -266,6 +273,11 @@ export async function runTraining(
   }
 }
 
+/** Returns the step count at which this call stops: the run's end, or `stopAfter` steps on from `step`. */
+function stopAfterStep(step: number, steps: number, stopAfter: number | undefined): number {
+  return stopAfter === undefined ? steps : Math.min(steps, step + stopAfter);
+}
+
 /** The pipeline fields behind settings that the train section does not spell as they are named. */
 const FIELD_NAMES: Record<string, string> = {
   "perceptualWeight": "perceptual",
@@ -286,7 +298,9 @@ function differingFields(saved: Record<string, unknown>, current: Record<string,
       // A field present in both runs as an object names its own fields; one added or removed names the switch.
       if (isRecord(x) && isRecord(y) && prefix === "") return differing(x, y, `${key}.`);
       const name = prefix + key;
+      // Both runs have a perceptual term: the weight or the file's contents changed, not the switch.
       if (key === "perceptualWeight" && x !== undefined && y !== undefined) return ["perceptual_weight"];
+      if (key === "perceptualFile" && x !== undefined && y !== undefined) return ["the contents of the perceptual file"];
       return [FIELD_NAMES[name] ?? name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`)];
     });
   return [...new Set(differing(saved, current, ""))];

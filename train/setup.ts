@@ -150,12 +150,15 @@ function withValues(
  * Runs a stage loader for training, where a missing config goes into the train
  * section rather than a --config option.
  */
-async function withConfigAdvice<T>(load: () => Promise<T>): Promise<T> {
+async function withConfigAdvice<T>(
+  load: () => Promise<T>,
+  advice = 'give the train section a "config"',
+): Promise<T> {
   try {
     return await load();
   } catch (error) {
     if (error instanceof CheffError && error.message.endsWith("pass --config FILE")) {
-      throw new CheffError(error.message.replace(/pass --config FILE$/, 'give the train section a "config"'));
+      throw new CheffError(error.message.replace(/pass --config FILE$/, advice));
     }
     throw error;
   }
@@ -197,9 +200,6 @@ export async function createSetup(
   settings: TrainSettings,
   options: SetupOptions = {},
 ): Promise<TrainingSetup> {
-  if (options.draws && settings.recipe !== "latent-diffusion") {
-    throw new CheffError(`${options.draws.path}: recorded draws replace the latent-diffusion recipe's only`);
-  }
   switch (settings.recipe) {
     case "autoencoder":
       return await autoencoderSetup(gpu, settings);
@@ -235,14 +235,14 @@ async function autoencoderSetup(gpu: Gpu | undefined, settings: TrainSettings): 
     : undefined;
   if (settings.perceptual && settings.imageSize < LPIPS_MIN_SIZE) {
     throw new CheffError(
-      `$.train.image_size: LPIPS's VGG16 halves the image four times, so it needs at least ${LPIPS_MIN_SIZE} px; got ${settings.imageSize}`,
+      `${settings.pipeline}: $.train.image_size: LPIPS's VGG16 halves the image four times, so it needs at least ${LPIPS_MIN_SIZE} px; got ${settings.imageSize}`,
     );
   }
   if (settings.discriminator) {
     const minimum = discriminatorMinSize(settings.discriminator.layers);
     if (settings.imageSize < minimum) {
       throw new CheffError(
-        `$.train.image_size: a discriminator with disc_num_layers ${settings.discriminator.layers} needs images of at least ${minimum} px; got ${settings.imageSize}`,
+        `${settings.pipeline}: $.train.image_size: a discriminator with disc_num_layers ${settings.discriminator.layers} needs images of at least ${minimum} px; got ${settings.imageSize}`,
       );
     }
   }
@@ -374,9 +374,10 @@ async function latentSetup(
       "$.train.autoencoder: a latent-diffusion run from fresh weights needs an autoencoder file",
     );
   }
-  const { model: autoencoder } = await loadAutoencoder(gpu, aeSource, {
-    config: settings.autoencoder ? undefined : ldm.firstStage,
-  });
+  const { model: autoencoder } = await withConfigAdvice(
+    () => loadAutoencoder(gpu, aeSource, { config: settings.autoencoder ? undefined : ldm.firstStage }),
+    "store one in it first (cheff convert FILE --out NEW.safetensors --config CONFIG.json)",
+  );
 
   let textEncoder: InstanceType<typeof TextEncoder> | undefined;
   let textWeights: Weights | undefined;
@@ -435,7 +436,7 @@ async function latentSetup(
       const side = settings.imageSize / 2 ** (autoencoder.config.chMult.length - 1);
       const latentSize = ldm.unet.inChannels * side * side;
       const draws = options.draws
-        ? options.draws.forStep(step, batch.samples.length, latentSize, schedule.timesteps)
+        ? options.draws.forStep(step, batch.samples.length, [ldm.unet.inChannels, side, side], schedule.timesteps)
         : drawLatentNoise(settings.seed, step, imageIndices(batch), latentSize, schedule.timesteps);
       let reports: Int32Array | undefined;
       if (textEncoder) {

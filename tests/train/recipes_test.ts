@@ -233,3 +233,29 @@ Deno.test("a fresh token table larger than the chunk limit goes up in row chunks
     setup.release();
   }
 });
+
+kitTest(
+  "a separate autoencoder without a stored config is refused with a way to store one",
+  [UNCOND, referencePath("ae.pt")],
+  async () => {
+    const settings = parseTrainPipeline({
+      cheff: 1,
+      models: { start: UNCOND, ae: referencePath("ae.pt") },
+      train: {
+        recipe: "latent-diffusion",
+        model: "start",
+        autoencoder: "ae",
+        data: "index.json",
+        image_size: 64,
+        batch_size: 1,
+        steps: 1,
+        lr: 1e-4,
+        output: "unused",
+      },
+    }, "/tmp/pipeline.json");
+    await assert.rejects(
+      () => createSetup(undefined, settings),
+      /ae\.pt: the file stores no config .*; store one in it first \(cheff convert FILE --out NEW\.safetensors --config CONFIG\.json\)/,
+    );
+  },
+);

@@ -21,16 +21,24 @@ Deno.test("recorded draws give each step its timesteps, noise and posterior nois
     posterior_noise: { shape: [2, 2, 1, 2, 2], data: ramp(16, 100) },
   });
   const draws = await RecordedDraws.load(path);
-  const second = draws.forStep(1, 2, 4, 1000);
+  const latent = [1, 2, 2];
+  const second = draws.forStep(1, 2, latent, 1000);
   assert.deepEqual(second.t, [11, 13]);
   assert.deepEqual(Array.from(second.noise), Array.from(ramp(8, 8)));
   assert.deepEqual(Array.from(second.posteriorNoise), Array.from(ramp(8, 108)));
-  assert.throws(() => draws.forStep(2, 2, 4, 1000), /holds draws for 2 step\(s\); step 3 has none/);
+  assert.throws(() => draws.forStep(2, 2, latent, 1000), /holds draws for 2 step\(s\); step 3 has none/);
   assert.throws(
-    () => draws.forStep(0, 1, 4, 1000),
-    /batches of 2 latents of 4 values, but the run has 1 of 4/,
+    () => draws.forStep(0, 1, latent, 1000),
+    /batches of 2 latents of shape \[1, 2, 2\], but the run has 1 of \[1, 2, 2\]/,
   );
-  assert.throws(() => draws.forStep(0, 2, 4, 6), /timestep 7 at step 1 is past the schedule's 6/);
+  // The same number of values in another shape is another latent.
+  assert.throws(() => draws.forStep(0, 2, [1, 1, 4], 1000), /but the run has 2 of \[1, 1, 4\]/);
+  assert.throws(
+    () => draws.forStep(0, 2, latent, 6),
+    /timestep 7 at step 1; expected one below the schedule's 6 steps/,
+  );
+  draws.checkSteps(0, 2);
+  assert.throws(() => draws.checkSteps(1, 3), /holds draws for 2 step\(s\), but the run goes from step 2 to step 3/);
 });
 
 Deno.test("a draws file with a missing or misshapen tensor is refused in one line", async () => {
@@ -52,6 +60,10 @@ Deno.test("a draws file with a missing or misshapen tensor is refused in one lin
     [
       { t: { shape: [1, 2], data: Float32Array.of(1.5, 2) }, noise, posterior_noise: noise },
       /'t' holds a value that is not a timestep/,
+    ],
+    [
+      { t: { shape: [1, 2], data: Int32Array.of(1, 2) }, noise, posterior_noise: { shape: noise.shape, data: ramp(8).fill(NaN, 3, 4) } },
+      /'posterior_noise' holds a value that is not finite/,
     ],
   ];
   for (const [tensors, pattern] of cases) {

@@ -112,7 +112,7 @@ Deno.test("a resume names the changed loss fields and refuses other LPIPS weight
     const bytes = await Deno.readFile(lpips);
     bytes[bytes.length - 1] ^= 1;
     await Deno.writeFile(lpips, bytes);
-    await assert.rejects(() => runTraining(undefined, parse(), { resume: true }), /\(perceptual changed\)/);
+    await assert.rejects(() => runTraining(undefined, parse(), { resume: true }), /\(the contents of the perceptual file changed\)/);
   } finally {
     await Deno.remove(folder, { recursive: true });
   }

@@ -168,7 +168,12 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | undefined, options: Con
   if (!x.gpu) return conv2dReference(x, w, b, [SH, SW], [PT, PL], [OH, OW], residual);
 
   const gpu = x.gpu;
-  const wt = transposedWeights("conv2d", w, () => permute(w.reshape([O, C * KH * KW]), [1, 0]));
+  const wt = transposedWeights("conv2d", w, () => {
+    const rows = w.reshape([O, C * KH * KW]);
+    const t = permute(rows, [1, 0]);
+    rows.release();
+    return t;
+  });
   const y = Tensor.empty(gpu, outShape);
   const plan = conv2dPlan([KH, KW], [SH, SW], PT + PB + PL + PR > 0, O, [OH, OW]);
   // Workgroups of 8 (one SIMD group on lavapipe) when an image has few pixel blocks;
@@ -244,7 +249,12 @@ export function convTranspose2d(
   const wt = transposedWeights(
     "convTranspose2d",
     w,
-    () => permute(w, [0, 2, 3, 1]).reshape([C * KH * KW, O]),
+    () => {
+      const channelsLast = permute(w, [0, 2, 3, 1]);
+      const t = channelsLast.reshape([C * KH * KW, O]);
+      channelsLast.release();
+      return t;
+    },
   );
   const y = Tensor.empty(gpu, [N, O, OH, OW]);
   const QH = Math.ceil(OH / SH);

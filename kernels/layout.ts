@@ -5,7 +5,9 @@
  *
  * @example
  * ```ts
- * const tokens = permute(x.reshape([n, c, h * w]), [0, 2, 1]); // [N, C, HW] → [N, HW, C]
+ * const flat = x.reshape([n, c, h * w]);
+ * const tokens = permute(flat, [0, 2, 1]); // [N, C, HW] → [N, HW, C]
+ * flat.release();
  * ```
  *
  * NOTE: inputs and outputs must fit in one storage binding (`Gpu.maxBinding`, 128 MiB on

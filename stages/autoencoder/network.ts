@@ -185,7 +185,9 @@ export class Autoencoder {
     const h = groupNorm(x, GROUPS, this.weights.get(`${name}.norm.weight`), this.weights.get(`${name}.norm.bias`), EPS);
     const tokens = (part: string) => {
       const projected = this.conv(`${name}.${part}`, h);
-      const t = permute(projected.reshape([n, c, height * width]), [0, 2, 1]);
+      const flat = projected.reshape([n, c, height * width]);
+      const t = permute(flat, [0, 2, 1]);
+      flat.release();
       projected.release();
       return t;
     };

@@ -117,7 +117,10 @@ export async function latentDiffusionStep(
   const input = Tensor.from(images.gpu, latentShape, xNoisy);
   const out = tape.run(() => {
     const context = reports && models.textEncoder ? models.textEncoder.context(reports, n) : undefined;
-    return models.unet.eps(input, draws.t, context);
+    const eps = models.unet.eps(input, draws.t, context);
+    // The tape keeps its own view of the context for the backward pass.
+    context?.release();
+    return eps;
   });
   const modelOut = await out.read();
   const { loss, grad } = mseLoss(modelOut, draws.noise);

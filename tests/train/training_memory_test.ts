@@ -1,7 +1,7 @@
 /**
- * Training steps on the GPU free what they allocate: after the first step
- * (which also builds the kernels' cached weight layouts) the live GPU bytes stay
- * the same from step to step for each recipe, so a long run does not grow.
+ * Training steps on the GPU free what they allocate. The first step also builds
+ * the kernels' cached weight layouts; after it, the live GPU bytes stay the same
+ * from step to step for each recipe, so a long run does not grow.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -48,7 +48,7 @@ const T2I = referencePath("ldm_t2i.pt");
 const SR = referencePath("sr.pt");
 const GRADIENTS = referencePath("gradients.safetensors");
 
-/** A four-step pipeline starting from a reference kit model. */
+/** Returns a four-step pipeline that starts from a reference kit model. */
 function fromKit(model: string, folder: string, data: string, train: Record<string, unknown>) {
   return {
     cheff: 1,

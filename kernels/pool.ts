@@ -90,6 +90,12 @@ export function poolGeometry(op: string, x: Tensor, options: Pool2dOptions): Poo
   return { planes: N * C, H, W, OH, OW, KH, KW, SH, SW, PH, PW };
 }
 
+/** Returns the uniform values of POOL_LAYOUT for `g`, with `n` invocations. */
+export function poolParams(g: PoolGeometry, n: number, includePad: boolean): Record<string, number> {
+  const { H, W, OH, OW, KH, KW, SH, SW, PH, PW } = g;
+  return { n, H, W, OH, OW, KH, KW, SH, SW, PH, PW, include_pad: includePad ? 1 : 0 };
+}
+
 function dispatch(entry: string, x: Tensor, g: PoolGeometry, includePad: boolean): Tensor {
   const gpu = x.gpu as Gpu;
   const y = Tensor.empty(gpu, [x.shape[0], x.shape[1], g.OH, g.OW]);
@@ -97,20 +103,7 @@ function dispatch(entry: string, x: Tensor, g: PoolGeometry, includePad: boolean
     `pool.${entry}`,
     gpu.pipeline("pool", wgsl("pool"), entry),
     POOL_LAYOUT,
-    {
-      n: y.size,
-      H: g.H,
-      W: g.W,
-      OH: g.OH,
-      OW: g.OW,
-      KH: g.KH,
-      KW: g.KW,
-      SH: g.SH,
-      SW: g.SW,
-      PH: g.PH,
-      PW: g.PW,
-      include_pad: includePad ? 1 : 0,
-    },
+    poolParams(g, y.size, includePad),
     [x.binding(), y.binding()],
     gpu.grid(Math.ceil(y.size / WORKGROUP)),
   );

@@ -2,22 +2,22 @@
  * The autoencoder's perceptual loss: LPIPS (Zhang et al. 2018) on VGG16
  * features, as taming-transformers' `LPIPS` computes it for
  * `LPIPSWithDiscriminator`. Both images are shifted and scaled per channel (the
- * `scaling_layer`), run through VGG16's convolutions up to relu5_3, and compared
- * at five taps (relu1_2, relu2_2, relu3_3, relu4_3, relu5_3): each tap's
- * features are divided by their channel norm (+ 1e-10), the squared
- * differences are weighted per channel by the tap's 1×1 head (`linK`), averaged
- * over positions, and the five taps are summed, giving one distance per image.
+ * `scaling_layer`) and run through VGG16's convolutions up to relu5_3. They are
+ * compared at five taps (relu1_2, relu2_2, relu3_3, relu4_3, relu5_3). At each
+ * tap the features are divided by their channel norm (+ 1e-10), and the squared
+ * differences are weighted per channel by the tap's 1×1 head (`linK`) and
+ * averaged over positions. The five taps' sums give one distance per image.
  *
  * VGG16 runs on the kernels with a tape, so the distance's gradient reaches the
- * reconstruction; the heads run on the host in float64. Nothing here is trained.
- * The weights come from a file: the released Cheff autoencoder checkpoint holds
+ * reconstruction. The heads run on the host in float64. Nothing here is trained.
+ * The weights come from a file: the released Cheff autoencoder checkpoint contains
  * them under `loss.perceptual_loss.`.
  */
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
+import { loadWeights, stateDict } from "../io/checkpoint/load.ts";
 import { CheffError } from "../io/errors.ts";
 import type { HostTensor } from "../io/safetensors.ts";
-import { readModelFile } from "../stages/load.ts";
 import { Weights } from "../stages/weights.ts";
 import { Tape } from "./autograd.ts";
 import { add, concat, conv2d, maxPool2d, mul, relu } from "./ops.ts";
@@ -32,7 +32,7 @@ export const LPIPS_MIN_SIZE = 16;
 const DEFAULT_SHIFT = [-0.030, -0.088, -0.188];
 const DEFAULT_SCALE = [0.458, 0.448, 0.450];
 
-/** Key prefixes under which a file may hold the LPIPS weights, most specific first. */
+/** Key prefixes under which a file may contain the LPIPS weights, most specific first. */
 const PREFIXES = ["loss.perceptual_loss.", "perceptual_loss.", ""];
 
 /** Lists the parameters LPIPS reads, named as taming's module names them, for a VGG16 whose convolutions have `widths`. */
@@ -106,7 +106,7 @@ export class Lpips {
         throw new CheffError(`${source}: ${name} has shape [${t.shape}], expected [${shape}]${cause}`);
       }
       if (!Array.from(t.data as ArrayLike<number>).every(Number.isFinite)) {
-        throw new CheffError(`${source}: ${keyPrefix}${name} holds a value that is not finite (NaN or infinity)`);
+        throw new CheffError(`${source}: ${keyPrefix}${name} contains a NaN or infinite value`);
       }
       picked.set(name, t);
     }
@@ -135,7 +135,8 @@ export class Lpips {
 
   /** Reads LPIPS from a model file (.pt or .safetensors) with its weights under one of the known prefixes. */
   static async load(gpu: Gpu | undefined, path: string): Promise<Lpips> {
-    const file = await readModelFile(path);
+    // Only the weights are needed, so the file is not hashed (the run's settings hash it once).
+    const file = { state: stateDict(await loadWeights(path), path) };
     const base = PREFIXES.find((prefix) => file.state.has(prefix + "net.slice1.0.weight"));
     if (base === undefined) {
       throw new CheffError(

@@ -7,17 +7,18 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
+import { loadWeights, stateDict } from "../io/checkpoint/load.ts";
 import { CheffError } from "../io/errors.ts";
 import { resizeShortSideAndCenterCrop } from "../io/image/resize.ts";
 import type { HostTensor } from "../io/safetensors.ts";
+import { splitRows } from "../kernels/embedding.ts";
 import { parseAutoencoderConfig } from "../stages/autoencoder/config.ts";
 import { loadAutoencoder } from "../stages/autoencoder/load.ts";
 import { Autoencoder, autoencoderParameters } from "../stages/autoencoder/network.ts";
 import { parseLatentDiffusionConfig } from "../stages/latent/config.ts";
 import { AUTOENCODER_PREFIX, emaKey, loadUNet, UNET_PREFIX } from "../stages/latent/load.ts";
 import { UNet, unetParameters } from "../stages/latent/unet.ts";
-import { readModelFile } from "../stages/load.ts";
-import { splitRows } from "../kernels/embedding.ts";
+import { type LoadedModelFile, readModelFile } from "../stages/load.ts";
 import { PRESETS } from "../stages/presets.ts";
 import { latentSchedule } from "../stages/schedules/latent.ts";
 import { srCosineSchedule } from "../stages/schedules/cosine.ts";
@@ -322,14 +323,15 @@ async function discriminatorFor(
   const config = { inChannels, ndf: settings.discriminator!.ndf, layers: settings.discriminator!.layers };
   const expected = discriminatorParameters(config);
   if (settings.model) {
-    const file = await readModelFile(settings.model);
+    // Only the weights are needed here, so the file is not hashed again.
+    const file = { state: stateDict(await loadWeights(settings.model), settings.model) };
     const present = [...expected.keys()].filter((name) => file.state.has(DISCRIMINATOR_PREFIX + name));
     if (present.length > 0) {
       for (const [name, shape] of expected) {
         const found = file.state.get(DISCRIMINATOR_PREFIX + name);
         if (found && !Array.from(found.data as ArrayLike<number>).every(Number.isFinite)) {
           throw new CheffError(
-            `${settings.model}: ${DISCRIMINATOR_PREFIX}${name} holds a value that is not finite (NaN or infinity)`,
+            `${settings.model}: ${DISCRIMINATOR_PREFIX}${name} contains a NaN or infinite value`,
           );
         }
         if (!found || found.shape.length !== shape.length || found.shape.some((d, i) => d !== shape[i])) {
@@ -356,8 +358,10 @@ async function latentSetup(
   options: SetupOptions,
 ): Promise<TrainingSetup> {
   let ldm, unetWeights: Weights, configSource: string | undefined;
-  if (settings.model) {
-    const loaded = await withConfigAdvice(() => loadUNet(gpu, settings.model!, { config: settings.config }));
+  // The U-Net, the text encoder and the EMA come from one reading of the model file.
+  const modelFile = settings.model ? await readModelFile(settings.model) : undefined;
+  if (modelFile) {
+    const loaded = await withConfigAdvice(() => loadUNet(gpu, modelFile, { config: settings.config }));
     ldm = loaded.config;
     unetWeights = loaded.model.weights;
     configSource = loaded.configSource;
@@ -383,9 +387,9 @@ async function latentSetup(
   let textWeights: Weights | undefined;
   let tokenTable: Trainable | undefined;
   if (ldm.textEncoder) {
-    if (settings.model) {
+    if (modelFile) {
       const loaded = await withConfigAdvice(() =>
-        loadTextEncoder(gpu, settings.model!, { config: settings.config, tableChunkBytes: options.tableChunkBytes })
+        loadTextEncoder(gpu, modelFile, { config: settings.config, tableChunkBytes: options.tableChunkBytes })
       );
       textWeights = loaded.model.weights;
       // Row chunks when the table exceeds one storage binding: the optimizer treats them as one parameter.
@@ -427,7 +431,7 @@ async function latentSetup(
     trainable,
     // Only the U-Net has an EMA, as in the reference (the text encoder is trained but has no shadow).
     emaNames: settings.ema ? unetNames : [],
-    emaStart: settings.ema && settings.model ? await checkpointEma(settings.model, unetNames) : undefined,
+    emaStart: settings.ema && modelFile ? checkpointEma(modelFile, unetNames) : undefined,
     imageSize: settings.imageSize,
     channels: 3,
     requireReports: ldm.textEncoder !== undefined,
@@ -494,11 +498,7 @@ async function latentSetup(
  * `model_ema.num_updates`). Training continues it, as the reference does after
  * loading a checkpoint. Returns undefined when the file has none.
  */
-async function checkpointEma(
-  path: string,
-  unetNames: string[],
-): Promise<TrainingSetup["emaStart"]> {
-  const file = await readModelFile(path);
+function checkpointEma(file: LoadedModelFile, unetNames: string[]): TrainingSetup["emaStart"] {
   const count = file.state.get("model_ema.num_updates");
   if (!count) return undefined;
   const shadows = new Map<string, Float32Array>();

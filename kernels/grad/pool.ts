@@ -5,7 +5,7 @@
  * invocation per input element.
  */
 import { shapeString, Tensor } from "../../gpu/tensor.ts";
-import { type Pool2dOptions, POOL_LAYOUT, type PoolGeometry, poolGeometry } from "../pool.ts";
+import { type Pool2dOptions, POOL_LAYOUT, type PoolGeometry, poolGeometry, poolParams } from "../pool.ts";
 import { wgsl, WORKGROUP } from "../wgsl_source.ts";
 
 /** Computes the input gradient of `maxPool2d(x, options)` from its output gradient dy. */
@@ -27,20 +27,7 @@ export function maxPool2dBackward(x: Tensor, dy: Tensor, options: Pool2dOptions)
     "pool_grad.max_pool_grad",
     gpu.pipeline("pool_grad", wgsl("pool_grad"), "max_pool_grad"),
     POOL_LAYOUT,
-    {
-      n: x.size,
-      H: g.H,
-      W: g.W,
-      OH: g.OH,
-      OW: g.OW,
-      KH: g.KH,
-      KW: g.KW,
-      SH: g.SH,
-      SW: g.SW,
-      PH: g.PH,
-      PW: g.PW,
-      include_pad: 0,
-    },
+    poolParams(g, x.size, false),
     [x.binding(), dy.binding(), dx.binding()],
     gpu.grid(Math.ceil(x.size / WORKGROUP)),
   );

@@ -101,7 +101,7 @@ export async function writeLpipsFile(folder: string): Promise<string> {
   return path;
 }
 
-/** A 16-pixel autoencoder run with LPIPS and a small discriminator that starts at step 1. */
+/** Returns a 16-pixel autoencoder run with LPIPS and a small discriminator that starts after step 1. */
 export function adversarialPipeline(
   data: string,
   lpips: string,
@@ -129,5 +129,14 @@ export function adversarialPipeline(
       output,
       ...train,
     },
+  };
+}
+
+/** Returns a pipeline that trains from the model file `model` at batch 1, with `train` merged into its train section. */
+export function startingFrom(model: string, data: string, output: string, train: Record<string, unknown>) {
+  return {
+    cheff: 1,
+    models: { start: model },
+    train: { model: "start", data, batch_size: 1, output, ...train },
   };
 }

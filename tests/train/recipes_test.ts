@@ -18,7 +18,7 @@ import { createSetup } from "../../train/setup.ts";
 import { loadState } from "../../train/state.ts";
 import { kitTest, referencePath, REPO_ROOT } from "../kit.ts";
 import { loadAutoencoder } from "../../stages/autoencoder/load.ts";
-import { writeTinyDataset } from "./helpers.ts";
+import { startingFrom, writeTinyDataset } from "./helpers.ts";
 
 const UNCOND = referencePath("ldm_uncond.pt");
 const T2I = referencePath("ldm_t2i.pt");
@@ -33,19 +33,7 @@ async function train(
   steps = 1,
 ) {
   const data = await writeTinyDataset(join(folder, "data"), reports);
-  const pipeline = {
-    cheff: 1,
-    models: { start: model },
-    train: {
-      model: "start",
-      data,
-      batch_size: 1,
-      steps,
-      save_every: 2,
-      output: join(folder, "out"),
-      ...train,
-    },
-  };
+  const pipeline = startingFrom(model, data, join(folder, "out"), { steps, save_every: 2, ...train });
   const settings = parseTrainPipeline(pipeline, join(folder, "pipeline.json"));
   const losses: number[] = [];
   await runTraining(await getGpu(), settings, { onStep: (r) => losses.push(r.loss) });
@@ -119,20 +107,15 @@ kitTest("a token table uploaded in row chunks trains to the same weights as one 
     model.tokenTable.release();
 
     const run = async (output: string, tableChunkBytes?: number) => {
-      const settings = parseTrainPipeline({
-        cheff: 1,
-        models: { start: T2I },
-        train: {
+      const settings = parseTrainPipeline(
+        startingFrom(T2I, data, join(folder, output), {
           recipe: "latent-diffusion",
-          model: "start",
-          data,
           image_size: 64,
-          batch_size: 1,
           steps: 2,
           lr: 1e-3,
-          output: join(folder, output),
-        },
-      }, join(folder, "pipeline.json"));
+        }),
+        join(folder, "pipeline.json"),
+      );
       await runTraining(gpu, settings, { tableChunkBytes });
       return (await loadState(settings.output))!;
     };

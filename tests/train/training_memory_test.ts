@@ -1,6 +1,6 @@
 /**
  * Training steps on the GPU free what they allocate. The first step also builds
- * the kernels' cached weight layouts; after it, the live GPU bytes stay the same
+ * the kernels' cached weight layouts. After it, the live GPU bytes stay the same
  * from step to step for each recipe, so a long run does not grow.
  */
 import assert from "node:assert/strict";
@@ -10,7 +10,13 @@ import { parseSafetensors } from "../../io/safetensors.ts";
 import { parseTrainPipeline } from "../../train/pipeline.ts";
 import { runTraining } from "../../train/runner.ts";
 import { kitTest, referencePath } from "../kit.ts";
-import { adversarialPipeline, tinyAutoencoderPipeline, writeLpipsFile, writeTinyDataset } from "./helpers.ts";
+import {
+  adversarialPipeline,
+  startingFrom,
+  tinyAutoencoderPipeline,
+  writeLpipsFile,
+  writeTinyDataset,
+} from "./helpers.ts";
 
 /** Runs four steps of `pipeline` on the GPU and checks that steps 2 to 4 end with the same live bytes. */
 async function assertSteady(pipeline: (folder: string, data: string) => Promise<unknown>): Promise<void> {
@@ -50,20 +56,7 @@ const GRADIENTS = referencePath("gradients.safetensors");
 
 /** Returns a four-step pipeline that starts from a reference kit model. */
 function fromKit(model: string, folder: string, data: string, train: Record<string, unknown>) {
-  return {
-    cheff: 1,
-    models: { start: model },
-    train: {
-      model: "start",
-      data,
-      batch_size: 1,
-      steps: 4,
-      lr: 1e-4,
-      save_every: 10,
-      output: join(folder, "run"),
-      ...train,
-    },
-  };
+  return startingFrom(model, data, join(folder, "run"), { steps: 4, lr: 1e-4, save_every: 10, ...train });
 }
 
 kitTest("report-conditioned latent diffusion steps free what they allocate", [T2I], async () => {

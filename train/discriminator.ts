@@ -59,7 +59,7 @@ export function discriminatorMinSize(layers: number): number {
   }
 }
 
-/** Parameter shapes by name (without the checkpoint prefix), in the reference's order. */
+/** Lists the parameter shapes by name (without the checkpoint prefix), in the reference's order. */
 export function discriminatorParameters(config: DiscriminatorConfig): Map<string, number[]> {
   const shapes = new Map<string, number[]>();
   for (const layer of layersOf(config)) {
@@ -75,7 +75,7 @@ export function discriminatorParameters(config: DiscriminatorConfig): Map<string
 }
 
 /**
- * Fresh weights as taming initialises the discriminator: convolution weights
+ * Draws fresh weights as taming initialises the discriminator: convolution weights
  * N(0, 0.02), BatchNorm weights N(1, 0.02) and biases 0, and the two convolution
  * biases PyTorch's default, uniform in ±1/√fan_in (a seeded mulberry32 stream).
  */

@@ -93,7 +93,7 @@ export interface TrainSettings {
 
 /** The adversarial part of autoencoder training, as the reference's LPIPSWithDiscriminator sets it. */
 export interface DiscriminatorSettings {
-  /** The step from which the adversarial terms count (the reference's disc_start). */
+  /** The step count after which the adversarial terms count (the reference's disc_start). */
   start: number;
   /** The adaptive weight's factor (disc_weight; Cheff's autoencoder used 0.5). */
   weight: number;
@@ -419,8 +419,8 @@ export function parseTrainPipeline(
 
 /**
  * Adds the SHA-256 of the LPIPS weights file to the settings the hash covers,
- * so resuming with other perceptual weights is refused while a moved copy of
- * the same file is not.
+ * so a resume with other perceptual weights is rejected while a moved copy of
+ * the same file is accepted.
  */
 export async function addInputDigests(settings: TrainSettings): Promise<void> {
   if (!settings.perceptual || settings.shaping.perceptualFile !== undefined) return;

@@ -48,12 +48,12 @@ export class RecordedDraws {
     }
     const timesteps = Array.from(t.data as ArrayLike<number | bigint>, Number);
     if (!timesteps.every((v) => Number.isInteger(v) && v >= 0)) {
-      throw new CheffError(`${path}: 't' holds a value that is not a timestep (an integer ≥ 0)`);
+      throw new CheffError(`${path}: 't' contains a value that is not a timestep; expected integers ≥ 0`);
     }
     const floats = (name: string, data: ArrayLike<number | bigint>) => {
       const values = data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>, Number);
       if (!values.every(Number.isFinite)) {
-        throw new CheffError(`${path}: '${name}' holds a value that is not finite (NaN or infinity)`);
+        throw new CheffError(`${path}: '${name}' contains a NaN or infinite value`);
       }
       return values;
     };
@@ -68,11 +68,11 @@ export class RecordedDraws {
     );
   }
 
-  /** Refuses a run of steps `first` … `last` − 1 (0-based) that goes past the recorded steps, before any training. */
+  /** Rejects a run of steps `first` … `last` − 1 (0-based) that goes past the recorded steps, before any training. */
   checkSteps(first: number, last: number): void {
     if (last > this.steps) {
       throw new CheffError(
-        `${this.path}: holds draws for ${this.steps} step(s), but the run goes from step ${first + 1} to step ${last}`,
+        `${this.path}: contains draws for ${this.steps} step(s), but the run needs steps ${first + 1} to ${last}`,
       );
     }
   }
@@ -80,11 +80,11 @@ export class RecordedDraws {
   /** Returns the draws of training step `step` (0-based) for a batch of `n` latents of shape [C, h, w]. */
   forStep(step: number, n: number, latentShape: readonly number[], timesteps: number): LatentDraws {
     if (step >= this.steps) {
-      throw new CheffError(`${this.path}: holds draws for ${this.steps} step(s); step ${step + 1} has none`);
+      throw new CheffError(`${this.path}: contains draws for ${this.steps} step(s), so step ${step + 1} has none`);
     }
     if (n !== this.batch || latentShape.join() !== this.latentShape.join()) {
       throw new CheffError(
-        `${this.path}: holds draws for batches of ${this.batch} latents of shape [${this.latentShape.join(", ")}], ` +
+        `${this.path}: contains draws for batches of ${this.batch} latents of shape [${this.latentShape.join(", ")}], ` +
           `but the run has ${n} of [${latentShape.join(", ")}]`,
       );
     }

@@ -310,7 +310,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** Refuses an output path that is a file, before anything is read or written. */
+/** Rejects an output path that is a file, before anything is read or written. */
 function checkOutputPath(path: string): void {
   try {
     if (!Deno.statSync(path).isDirectory) {
@@ -322,12 +322,12 @@ function checkOutputPath(path: string): void {
   }
 }
 
-/** Refuses to start a run in a folder that already has files in it, so nothing there is replaced or appended to. */
+/** Rejects a new run in a folder that already has files in it, so nothing there is replaced or appended to. */
 async function checkFreshOutput(path: string): Promise<void> {
   try {
     for await (const entry of Deno.readDir(path)) {
       throw new CheffError(
-        `${path}: holds files (${entry.name}) but no training state; choose a new or empty output folder (--out DIR)`,
+        `${path}: contains files (${entry.name}) but no training state; choose a new or empty output folder (--out DIR)`,
       );
     }
   } catch (error) {
@@ -345,14 +345,14 @@ async function truncateLog(path: string, step: number): Promise<void> {
     if (error instanceof Deno.errors.NotFound) return;
     throw error;
   }
-  const kept = text.split("\n").filter((line) => {
+  const savedLines = text.split("\n").filter((line) => {
     try {
       return (JSON.parse(line) as { step?: unknown }).step as number <= step;
     } catch {
       return false;
     }
   });
-  const rewritten = kept.map((line) => line + "\n").join("");
+  const rewritten = savedLines.map((line) => line + "\n").join("");
   if (rewritten === text) return;
   const temporary = `${path}.tmp`;
   await Deno.writeTextFile(temporary, rewritten);

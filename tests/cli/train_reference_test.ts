@@ -1,10 +1,11 @@
 /**
- * `cheff train` against the reference kit's recorded latent-diffusion step, as a
- * user would run it: the step's two radiographs as PNG files, an index, a
- * pipeline file that starts from `ldm_uncond.pt` at the released learning rate,
- * and the step's recorded draws given with `--draws`. The logged loss, the
- * trained U-Net in the model file (after AdamW from fresh moments) and its EMA
- * (continued from the checkpoint's shadows) match the recorded ones.
+ * `cheff train` against the reference kit's recorded latent-diffusion step, run
+ * as a user would run it. The inputs are the step's two radiographs as PNG
+ * files, an index, a pipeline file that starts from `ldm_uncond.pt` at the
+ * released learning rate, and the step's recorded draws given with `--draws`.
+ * The logged loss, the trained U-Net in the model file (after AdamW from fresh
+ * moments) and its EMA (continued from the checkpoint's shadows) match the
+ * recorded ones.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -101,11 +102,11 @@ kitTest("cheff train replays the reference step: loss, AdamW and EMA", [STEP, UN
     const names = (JSON.parse(reference.metadata.params) as string[]).map((name) =>
       name.slice(PREFIX.length)
     );
-    // AdamW's first step moves each weight by about lr in the direction of its gradient's sign. Where the
-    // reference gradient is within the gradient tolerances of zero (1e-3 of its tensor's scale, or 1e-6 of
-    // the network's for the tensors the kit lists as rounding noise), float32 rounding can flip that sign,
-    // so such an element may differ by up to 2·lr. Every other element must match within 1e-6 of the
-    // tensor's scale, as the EMA must everywhere.
+    // AdamW's first step moves each weight by about lr in the direction of its gradient's sign. Float32
+    // rounding can flip that sign where the reference gradient is within the gradient tolerances of zero:
+    // 1e-3 of its tensor's scale, or 1e-6 of the network's for the tensors the kit lists as rounding noise.
+    // Such an element may differ by up to 2·lr. Every other element must match within 1e-6 of the
+    // tensor's scale, and so must the EMA wherever its weight does.
     const lr = Number(floats("optim.lr")[0]);
     const networkScale = Math.max(
       ...names.map((name) => Math.max(...floats(`grad.${PREFIX}${name}`).map(Math.abs))),

@@ -1,7 +1,7 @@
 /**
- * Training runs with the perceptual and adversarial terms: an interrupted run
- * resumes to the same autoencoder and discriminator weights as a straight one,
- * the model file carries the discriminator under the reference's key names, and
+ * Training runs with the perceptual and adversarial terms. An interrupted run
+ * resumes to the same autoencoder and discriminator weights as a straight one.
+ * The model file carries the discriminator under the reference's key names, and
  * a run from that file continues with it.
  */
 import assert from "node:assert/strict";
@@ -39,7 +39,9 @@ Deno.test("an adversarial run resumes to the weights of a straight run and expor
     assert.ok(log.every((entry) => entry.p > 0), "the perceptual term is logged every step");
     assert.equal(log[0].g, undefined, "no adversarial terms before disc_start");
     for (const entry of log.slice(1)) {
-      assert.ok(Number.isFinite(entry.g) && entry.d_weight > 0 && entry.disc > 0, JSON.stringify(entry));
+      assert.ok(Number.isFinite(entry.g), JSON.stringify(entry));
+      assert.ok(entry.d_weight > 0, JSON.stringify(entry));
+      assert.ok(entry.disc > 0, JSON.stringify(entry));
     }
 
     const model = parseSafetensors(await Deno.readFile(join(straight.output, MODEL_FILE)));

@@ -18,7 +18,7 @@ import {
 import { randomValues } from "../kernels/helpers.ts";
 import { kitTest, referencePath } from "../kit.ts";
 
-/** The discriminator by definition: 4×4 convolutions with padding 1, batch-statistics BatchNorm, LeakyReLU(0.2). */
+/** Computes the discriminator by definition: 4×4 convolutions with padding 1, batch-statistics BatchNorm, LeakyReLU(0.2). */
 function plainDiscriminator(
   config: DiscriminatorConfig,
   weights: Map<string, HostTensor>,
@@ -121,12 +121,11 @@ Deno.test("fresh discriminator weights follow taming's initialisation", () => {
     return { mean, std: Math.sqrt(data.reduce((a, v) => a + (v - mean) ** 2, 0) / data.length) };
   };
   const conv = stats("main.5.weight");
-  assert.ok(
-    Math.abs(conv.mean) < 0.002 && Math.abs(conv.std - 0.02) < 0.002,
-    `conv weights ${JSON.stringify(conv)}`,
-  );
+  assert.ok(Math.abs(conv.mean) < 0.002, `conv weights ${JSON.stringify(conv)}`);
+  assert.ok(Math.abs(conv.std - 0.02) < 0.002, `conv weights ${JSON.stringify(conv)}`);
   const norm = stats("main.6.weight");
-  assert.ok(Math.abs(norm.mean - 1) < 0.01 && norm.std < 0.04, `BatchNorm weights ${JSON.stringify(norm)}`);
+  assert.ok(Math.abs(norm.mean - 1) < 0.01, `BatchNorm weights ${JSON.stringify(norm)}`);
+  assert.ok(norm.std < 0.04, `BatchNorm weights ${JSON.stringify(norm)}`);
   assert.ok(
     (host.get("main.6.bias")!.data as Float32Array).every((v) => v === 0),
     "BatchNorm biases start at 0",

@@ -157,7 +157,8 @@ Deno.test("a tap whose reconstruction features are all 0 at a position gets no g
   const reconstruction = Float32Array.of(2, 0, 1, 0);
   const { distances, grad } = tapDistance(input, reconstruction, Float32Array.of(1, 1), [1, 2, 1, 2]);
   assert.deepEqual([grad[1], grad[3]], [0, 0]);
-  assert.ok(Number.isFinite(distances[0]) && distances[0] > 0);
+  assert.ok(Number.isFinite(distances[0]));
+  assert.ok(distances[0] > 0);
 });
 
 Deno.test("LPIPS weights load from a file under the checkpoint's prefix, and a missing one is named", async () => {

@@ -1,9 +1,8 @@
 /**
  * The autoencoder step with the perceptual and adversarial terms, on a tiny
- * model on the host: the perceptual term's scale in the loss, the adaptive
- * weight against the gradients it is defined by, the generator's gradient by
- * finite differences, and the discriminator's gradients from the hinge loss by
- * finite differences.
+ * model on the host. The tests check the perceptual term's scale in the loss and
+ * the adaptive weight against the gradients that define it. They check the
+ * generator's and the discriminator's gradients by finite differences.
  */
 import assert from "node:assert/strict";
 import { Tensor } from "../../gpu/tensor.ts";
@@ -43,7 +42,7 @@ const discriminator = PatchDiscriminator.upload(
 );
 const lastLayer = model.weights.get("decoder.conv_out.weight");
 
-/** One step's loss, terms and gradients (by name; the discriminator's under "D."). */
+/** Runs one step and returns its loss, terms and gradients by name (the discriminator's under "D."). */
 async function step(options: Partial<AutoencoderStepOptions>) {
   const tape = new Tape();
   for (const [, t] of params) tape.watch(t);
@@ -65,11 +64,11 @@ async function step(options: Partial<AutoencoderStepOptions>) {
 const norm = (values: ArrayLike<number>) => Math.sqrt(Array.from(values).reduce((a, v) => a + v * v, 0));
 
 /**
- * The slope of `f` along the unit vector of `gradient` in `weight`'s values, by central
- * differences; for the true gradient it equals the gradient's norm. The step is
- * small because the tiny discriminator's LeakyReLUs and batch statistics put
- * kinks close together; moving all values at once keeps the slope well above
- * float32 rounding.
+ * Measures the slope of `f` along the unit vector of `gradient` in `weight`'s values,
+ * by central differences. For the true gradient it equals the gradient's norm.
+ * The step is small because the tiny discriminator's LeakyReLUs and batch
+ * statistics put kinks close together. Moving all values at once keeps the slope
+ * well above float32 rounding.
  */
 function directionalSlope(weight: Tensor, gradient: Float32Array, f: () => number): number {
   const saved = weight.data.slice();

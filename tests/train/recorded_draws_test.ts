@@ -26,7 +26,7 @@ Deno.test("recorded draws give each step its timesteps, noise and posterior nois
   assert.deepEqual(second.t, [11, 13]);
   assert.deepEqual(Array.from(second.noise), Array.from(ramp(8, 8)));
   assert.deepEqual(Array.from(second.posteriorNoise), Array.from(ramp(8, 108)));
-  assert.throws(() => draws.forStep(2, 2, latent, 1000), /holds draws for 2 step\(s\); step 3 has none/);
+  assert.throws(() => draws.forStep(2, 2, latent, 1000), /contains draws for 2 step\(s\), so step 3 has none/);
   assert.throws(
     () => draws.forStep(0, 1, latent, 1000),
     /batches of 2 latents of shape \[1, 2, 2\], but the run has 1 of \[1, 2, 2\]/,
@@ -38,7 +38,7 @@ Deno.test("recorded draws give each step its timesteps, noise and posterior nois
     /timestep 7 at step 1; expected one below the schedule's 6 steps/,
   );
   draws.checkSteps(0, 2);
-  assert.throws(() => draws.checkSteps(1, 3), /holds draws for 2 step\(s\), but the run goes from step 2 to step 3/);
+  assert.throws(() => draws.checkSteps(1, 3), /contains draws for 2 step\(s\), but the run needs steps 2 to 3/);
 });
 
 Deno.test("a draws file with a missing or misshapen tensor is refused in one line", async () => {
@@ -59,11 +59,11 @@ Deno.test("a draws file with a missing or misshapen tensor is refused in one lin
     ],
     [
       { t: { shape: [1, 2], data: Float32Array.of(1.5, 2) }, noise, posterior_noise: noise },
-      /'t' holds a value that is not a timestep/,
+      /'t' contains a value that is not a timestep; expected integers ≥ 0/,
     ],
     [
       { t: { shape: [1, 2], data: Int32Array.of(1, 2) }, noise, posterior_noise: { shape: noise.shape, data: ramp(8).fill(NaN, 3, 4) } },
-      /'posterior_noise' holds a value that is not finite/,
+      /'posterior_noise' contains a NaN or infinite value/,
     ],
   ];
   for (const [tensors, pattern] of cases) {

@@ -1,6 +1,6 @@
 /**
  * What a training run does with its output folder: a new run never writes into
- * a folder that already holds files, a failed new run takes back what it wrote,
+ * a folder that already contains files, a failed new run takes back what it wrote,
  * and a resumed run cuts its log back to the saved step. A resume with other
  * settings names the fields that changed, the LPIPS weights file included.
  */
@@ -28,7 +28,7 @@ Deno.test("a new run refuses a folder with files in it, and a file in place of t
     const settings = parseTrainPipeline(tinyAutoencoderPipeline(data, output), join(folder, "p.json"));
     await assert.rejects(
       () => runTraining(undefined, settings),
-      /run: holds files \(model\.safetensors\) but no training state/,
+      /run: contains files \(model\.safetensors\) but no training state/,
     );
     assert.equal(await Deno.readTextFile(join(output, "model.safetensors")), "mine");
 
@@ -150,7 +150,7 @@ Deno.test("images too small for LPIPS or the discriminator are refused before tr
     await Deno.writeFile(lpips, serializeSafetensors(tensors));
     await assert.rejects(
       () => run({}),
-      /lpips\.safetensors: net\.slice2\.5\.bias holds a value that is not finite \(NaN or infinity\)/,
+      /lpips\.safetensors: net\.slice2\.5\.bias contains a NaN or infinite value/,
     );
   } finally {
     await Deno.remove(folder, { recursive: true });
